@@ -1,0 +1,1 @@
+//! Criterion benches for the workspace; see `benches/*.rs` and `docs/benchmarks.md`.

@@ -1,0 +1,37 @@
+//! The one error type of this crate.
+//!
+//! Decryption failures are deliberately opaque: [`Error::NotAuthentic`] says
+//! nothing about which check failed, so that no caller can build an oracle.
+
+/// Everything that can go wrong in `kes-crypto`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A ciphertext, sealed key or DARE package failed to decrypt or
+    /// authenticate. Carries no detail by design.
+    #[error("ciphertext is not authentic")]
+    NotAuthentic,
+    /// A key had the wrong length or an invalid value.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// A key algorithm name or number is not one this crate knows.
+    #[error("invalid key algorithm: {0}")]
+    InvalidAlgorithm(String),
+    /// A stored key value, ciphertext or other encoded input is malformed.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being parsed (for example "key version").
+        what: &'static str,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The operating system's randomness source failed.
+    #[error("failed to read randomness from the operating system")]
+    Rng,
+    /// An I/O error from a reader or writer the caller passed in (DARE streams).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! MinIO's server-side-encryption formats (see `spec/sse.md`).

@@ -1,0 +1,1 @@
+//! Runnable examples for the kes-rs crates: `cargo run --example <name>`.
