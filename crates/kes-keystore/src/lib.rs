@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod list;
+pub mod memory;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use list::{DEFAULT_LIST_LIMIT, list_page};
+pub use memory::MemKeyStore;
+pub use store::{KeyStore, ListPage};
