@@ -1,1 +1,3 @@
 //! MinIO's server-side-encryption formats (see `spec/sse.md`).
+
+pub mod dare;
