@@ -25,6 +25,10 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// The key version has no HMAC key (legacy JSON stored keys): it can
+    /// compute no HMAC and cannot be written in the current stored format.
+    #[error("key does not support HMAC")]
+    NoHmacKey,
     /// The operating system's randomness source failed.
     #[error("failed to read randomness from the operating system")]
     Rng,

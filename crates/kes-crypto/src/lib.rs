@@ -1,8 +1,14 @@
-//! KES key formats and MinIO's server-side-encryption envelope chain.
-//!
-//! (crate docs: written by the kes-crypto KES-format work)
+#![doc = include_str!("../README.md")]
 
+pub mod ciphertext;
 pub mod error;
+pub mod key;
+pub mod keywrap;
+pub mod rng;
 pub mod sse;
+pub mod version;
 
 pub use error::{Error, Result};
+pub use key::{DataKey, EmbeddedAlgorithm, HmacKey, KeyAlgorithm, SecretKey};
+pub use keywrap::WrapKey;
+pub use version::KeyVersion;
