@@ -8,8 +8,9 @@
 //!
 //! # What is cached
 //! The *parsed* value: the cache is generic over `V` and takes a parser
-//! `Fn(&str, &[u8]) -> Result<V>` (the server core uses `kes_crypto::KeyVersion`, parsed once
-//! per fetch instead of once per request). Values are handed out as `Arc<V>`.
+//! `Fn(&str, &[u8]) -> Result<V>`. The server uses [`KeyVersionCache`] (built with
+//! [`KeyCache::for_key_versions`]), which caches `kes_crypto::KeyVersion`, so a stored value is
+//! parsed once per fetch instead of once per request. Values are handed out as `Arc<V>`.
 //!
 //! # Semantics
 //! * [`get`](KeyCache::get): a hit marks the entry used. A miss fetches from the store and
@@ -43,6 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_lock::OnceCell;
+use kes_crypto::KeyVersion;
 
 use crate::{Error, KeyStore, ListPage, Result};
 
@@ -357,6 +359,25 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
         .into_iter()
         .flatten()
         .min()
+    }
+}
+
+/// A cache of parsed KES keys (§7.4), as the server uses it.
+pub type KeyVersionCache = KeyCache<KeyVersion>;
+
+/// Parses a stored value as a KES key version (§7.4); a malformed value is
+/// [`Error::InvalidValue`] (the server answers `502 failed to read key`).
+pub fn parse_key_version(name: &str, value: &[u8]) -> Result<KeyVersion> {
+    KeyVersion::parse(value).map_err(|e| Error::InvalidValue {
+        name: name.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+impl KeyCache<KeyVersion> {
+    /// A cache of parsed KES keys over `store` (uses [`parse_key_version`]).
+    pub fn for_key_versions(store: Arc<dyn KeyStore>, config: CacheConfig, now: Instant) -> Self {
+        KeyCache::new(store, config, now, parse_key_version)
     }
 }
 
