@@ -1,0 +1,77 @@
+//! Test support for kes-rs: real peer servers on loopback, and throwaway PKI.
+//!
+//! * [`rusty_vault`] finds (or builds, once, under a file lock) the RustyVault binary
+//!   `rvault`, starts it on a free loopback port with a temporary config and data directory,
+//!   initialises and unseals it, mounts a KV engine and enables AppRole, and kills it on drop.
+//!   The server, CLI and keystore tests all use it, so it lives in its own crate.
+//! * [`pki`] writes a CA, a server certificate for `127.0.0.1`/`localhost` and a client
+//!   certificate into a directory, for TLS and mTLS tests.
+//!
+//! Peers are looked up under `$KES_PEERS_DIR` (default `$HOME/.cache/kes-rs-peers`).
+//! Nothing here is silently skipped: when a peer cannot be found or built, the call fails
+//! with an error that says what to do.
+//!
+//! This crate is for tests only (`publish = false`). It blocks the calling thread while it
+//! talks to a peer, which is fine inside a test, also inside an async test.
+
+mod http;
+pub mod pki;
+pub mod rusty_vault;
+
+use std::path::PathBuf;
+
+pub use pki::Pki;
+pub use rusty_vault::{AppRoleCredentials, RustyVault};
+
+/// Result alias with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a peer could not be provided.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer binary is missing and building it failed.
+    #[error("{0}")]
+    Build(String),
+
+    /// The peer process could not be started or did not become ready.
+    #[error("{0}")]
+    Start(String),
+
+    /// The peer answered an API call unexpectedly.
+    #[error("{0}")]
+    Api(String),
+
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Generating certificates failed.
+    #[error("certificate generation failed: {0}")]
+    Pki(String),
+}
+
+impl Error {
+    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// The directory that caches peer binaries: `$KES_PEERS_DIR`, or
+/// `$HOME/.cache/kes-rs-peers` when it is unset.
+pub fn peers_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KES_PEERS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache").join("kes-rs-peers")
+}
