@@ -35,6 +35,21 @@ pub enum Error {
     /// An I/O error from a reader or writer the caller passed in (DARE streams).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// MinIO SSE object metadata is missing an entry or has a malformed one.
+    /// The message is MinIO's.
+    #[error("{0}")]
+    SseMetadata(crate::sse::metadata::MetadataErrorKind),
+    /// An S3 SSE request header is missing, malformed or unsupported. The
+    /// message is MinIO's.
+    #[error("{0}")]
+    SseRequest(crate::sse::headers::RequestErrorKind),
+    /// A bucket default-encryption configuration is invalid. The message is
+    /// MinIO's.
+    #[error("{0}")]
+    BucketSseConfig(crate::sse::bucket_config::ConfigErrorKind),
+    /// The KMS has no key of this name (the static-key KMS knows one name).
+    #[error("key does not exist")]
+    KeyNotFound,
 }
 
 /// `Result` with this crate's [`Error`].
