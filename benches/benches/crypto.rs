@@ -1,0 +1,151 @@
+//! kes-crypto benches: the KES key operations next to the floors they are
+//! judged against, all in one run (`cargo bench -p kes-benches --bench crypto`).
+//!
+//! * `kes/*`: what the server does per request (generate, decrypt, HMAC).
+//! * `floor/hmac_aes_gcm_seal_32` and `_open_32` (floor a): one
+//!   HMAC-SHA256 sub-key derivation plus one AES-256-GCM seal/open of 32
+//!   bytes with ring, fixed iv and nonce, no randomness, no allocation.
+//! * `floor/aes_gcm_seal_64KiB` (floor b): raw AES-256-GCM over 64 KiB with
+//!   a prepared key.
+//! * `floor/rng_fill_60`: one 60-byte fill from the OS CSPRNG, the
+//!   randomness a data key needs.
+//!
+//! Targets: generate <= 1.3 x (floor a seal + rng fill),
+//! decrypt <= 1.15 x floor a open. Results: `docs/benchmarks.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kes_crypto::{KeyAlgorithm, KeyVersion, WrapKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{aead, hmac};
+
+/// The associated data MinIO sends for an SSE-S3 object key.
+const CONTEXT: &[u8] = br#"{"my-bucket":"my-bucket/my-object"}"#;
+
+fn key_version(algorithm: KeyAlgorithm) -> KeyVersion {
+    let created_at = time::OffsetDateTime::UNIX_EPOCH;
+    KeyVersion::generate(algorithm, created_at, "bench").unwrap()
+}
+
+fn kes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kes");
+    for (name, alg) in [
+        ("aes256", KeyAlgorithm::Aes256),
+        ("chacha20", KeyAlgorithm::ChaCha20),
+    ] {
+        let version = key_version(alg);
+        g.bench_function(format!("generate_dek/{name}"), |b| {
+            b.iter(|| version.generate_dek(black_box(CONTEXT)).unwrap())
+        });
+        let dek = version.generate_dek(CONTEXT).unwrap();
+        g.bench_function(format!("decrypt_dek/{name}"), |b| {
+            b.iter(|| {
+                version
+                    .decrypt(black_box(dek.ciphertext()), black_box(CONTEXT))
+                    .unwrap()
+            })
+        });
+    }
+    let version = key_version(KeyAlgorithm::Aes256);
+    g.bench_function("hmac", |b| {
+        b.iter(|| version.hmac(black_box(b"root access key")).unwrap())
+    });
+    let stored = version.encode().unwrap();
+    g.bench_function("parse_key_version", |b| {
+        b.iter(|| KeyVersion::parse(black_box(stored.as_bytes())).unwrap())
+    });
+    let wrap = WrapKey::new([7; 32]);
+    let wrapped = wrap.seal(&[1; 32], b"name").unwrap();
+    g.bench_function("keywrap_open_32", |b| {
+        b.iter(|| wrap.open(black_box(&wrapped), b"name").unwrap())
+    });
+    g.finish();
+}
+
+/// Floor a, seal: HMAC-SHA256(key, iv) then AES-256-GCM over 32 bytes.
+fn floor_seal(key: &[u8; 32], iv: &[u8; 16], nonce: [u8; 12], buf: &mut [u8; 32]) -> aead::Tag {
+    let sub = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), iv);
+    let aead_key =
+        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_256_GCM, sub.as_ref()).unwrap());
+    aead_key
+        .seal_in_place_separate_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(CONTEXT),
+            buf,
+        )
+        .unwrap()
+}
+
+fn floors(c: &mut Criterion) {
+    let mut g = c.benchmark_group("floor");
+    let key = [3u8; 32];
+    let iv = [4u8; 16];
+    let nonce = [5u8; 12];
+    g.bench_function("hmac_aes_gcm_seal_32", |b| {
+        b.iter(|| {
+            let mut buf = [6u8; 32];
+            floor_seal(black_box(&key), black_box(&iv), nonce, &mut buf)
+        })
+    });
+    let mut sealed = [6u8; 32];
+    let tag = floor_seal(&key, &iv, nonce, &mut sealed);
+    g.bench_function("hmac_aes_gcm_open_32", |b| {
+        b.iter(|| {
+            let sub = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, black_box(&key)), &iv);
+            let aead_key = aead::LessSafeKey::new(
+                aead::UnboundKey::new(&aead::AES_256_GCM, sub.as_ref()).unwrap(),
+            );
+            let mut buf = sealed;
+            aead_key
+                .open_in_place_separate_tag(
+                    aead::Nonce::assume_unique_for_key(nonce),
+                    aead::Aad::from(CONTEXT),
+                    tag,
+                    &mut buf,
+                    0..,
+                )
+                .unwrap();
+            buf
+        })
+    });
+    let rng = SystemRandom::new();
+    g.bench_function("rng_fill_60", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 60];
+            rng.fill(&mut buf).unwrap();
+            buf
+        })
+    });
+    let aead_key = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_256_GCM, &key).unwrap());
+    let mut data = vec![0u8; 64 * 1024];
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("aes_gcm_seal_64KiB", |b| {
+        b.iter(|| {
+            aead_key
+                .seal_in_place_separate_tag(
+                    aead::Nonce::assume_unique_for_key(nonce),
+                    aead::Aad::empty(),
+                    &mut data,
+                )
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = kes, floors
+}
+criterion_main!(benches);
