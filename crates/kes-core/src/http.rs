@@ -1,0 +1,201 @@
+//! The runtime-agnostic HTTP request and response types that cross the core's boundary.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use kes_types::route::AuthMode;
+use zeroize::Zeroizing;
+
+/// An HTTP request as the shell received it.
+#[derive(Clone, Default)]
+pub struct Request {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The request path as sent, still percent-encoded, without the query.
+    pub raw_path: String,
+    /// The raw query string (without `?`); only used to build redirects.
+    pub query: Option<String>,
+    /// Header fields in arrival order; names in any case; a repeated header is repeated.
+    pub headers: Vec<(String, String)>,
+    /// The body, read up to [`RouteInfo::max_body`] + 1 bytes. The core zeroizes it after use
+    /// (it may hold plaintext or key material).
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("raw_path", &self.raw_path)
+            .field("query", &self.query)
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl Request {
+    /// A request without headers, query or body.
+    pub fn new(method: impl Into<String>, raw_path: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            raw_path: raw_path.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP response.
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header fields (lower-case names). `Content-Length` is the shell's business.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The body.
+    pub body: Body,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl Response {
+    /// The value of header `name` (lower-case), if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The full body's bytes (empty for [`Body::Empty`] and streams).
+    pub fn body_bytes(&self) -> &[u8] {
+        match &self.body {
+            Body::Full(b) => b,
+            Body::Empty | Body::Stream(_) => &[],
+        }
+    }
+
+    pub(crate) fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub(crate) fn full(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", Cow::Borrowed(content_type))],
+            body: Body::Full(Zeroizing::new(body)),
+        }
+    }
+}
+
+/// A response body.
+pub enum Body {
+    /// No body (`Content-Length: 0`).
+    Empty,
+    /// A complete body. Zeroized on drop: key APIs return plaintext data keys in it.
+    Full(Zeroizing<Vec<u8>>),
+    /// An endless NDJSON stream (`/v1/log/error`, `/v1/log/audit`): write and flush each item;
+    /// drop it when the client goes away.
+    Stream(BodyStream),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("Empty"),
+            Self::Full(b) => write!(f, "Full({} bytes)", b.len()),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// A stream of body chunks (one NDJSON line each). Runtime-agnostic (`futures_core::Stream`).
+pub struct BodyStream {
+    inner: Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>,
+}
+
+impl BodyStream {
+    pub(crate) fn new(inner: impl Stream<Item = Vec<u8>> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Vec<u8>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// What the shell needs to know about a request before reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The matched route, e.g. `/v1/key/create/`; `None` for paths that are no route (the
+    /// core answers 404/301/400 without reading a body).
+    pub path: Option<&'static str>,
+    /// The route's method (`PUT` routes also accept `POST`).
+    pub method: &'static str,
+    /// Body limit in bytes. Read at most `max_body + 1` bytes: the core rejects larger bodies.
+    pub max_body: u64,
+    /// Deadline for writing the whole response; `None` = no deadline (log streams).
+    pub timeout: Option<Duration>,
+    /// Authentication mode (after `skip_auth` overrides).
+    pub auth: AuthMode,
+}
+
+/// KES's `Accept` matching (`internal/headers.Accepts`): true if any `Accept` value is `*/*`,
+/// equals `content_type`, or is `type/*` whose `type/` prefixes `content_type`. Values are not
+/// split at commas.
+pub fn accepts<'a>(accept_values: impl IntoIterator<Item = &'a str>, content_type: &str) -> bool {
+    accept_values.into_iter().any(|v| {
+        if v == "*/*" || v == content_type {
+            return true;
+        }
+        match v.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('/') && prefix.len() > 1 => {
+                content_type.starts_with(prefix)
+            }
+            _ => false,
+        }
+    })
+}
