@@ -35,8 +35,9 @@ pub mod stream;
 pub use context::Context;
 pub use object_key::{
     Dek, ExternalKey, Kek, ObjectKey, PartKey, SealAlgorithm, SealedObjectKey, derive_kek,
-    go_path_join,
+    go_path_join, multipart_part_nonce,
 };
+pub use static_kms::StaticKey;
 
 /// The three kinds of server-side encryption. Their names are also the
 /// `domain` string mixed into the KEK derivation.

@@ -541,6 +541,23 @@ impl ObjectKey {
     }
 }
 
+/// The deterministic DARE nonce MinIO uses for multipart part
+/// `part_number` of upload `upload_id`: the first 12 bytes of
+/// `SHA-256(upload_id ‖ decimal(part_number))` (Go's `fmt.Append` puts no
+/// separator between them). The DARE writer then sets the final flag in the
+/// stored header as usual.
+pub fn multipart_part_nonce(upload_id: &str, part_number: u32) -> [u8; dare::NONCE_SIZE] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(upload_id.as_bytes());
+    ctx.update(part_number.to_string().as_bytes());
+    let d = ctx.finish();
+    let mut nonce = [0u8; dare::NONCE_SIZE];
+    for (dst, src) in nonce.iter_mut().zip(d.as_ref()) {
+        *dst = *src;
+    }
+    nonce
+}
+
 /// A data encryption key from a KMS: the plaintext (used as the
 /// [`ExternalKey`]) and the ciphertext that is stored in object metadata.
 #[derive(Clone, PartialEq, Eq)]
