@@ -99,7 +99,7 @@ impl FsKeyStore {
     /// The first sealed open records a check value; later opens with another key fail with
     /// [`Error::Seal`]. Existing plaintext key files stay readable.
     pub fn open_sealed(path: impl AsRef<Path>, master_key: &[u8; 32]) -> Result<Self> {
-        let store = Self::open_dir(path.as_ref(), Some(Sealer::new(master_key)))?;
+        let store = Self::open_dir(path.as_ref(), Some(Sealer::new(master_key)?))?;
         store.check_or_record_seal()?;
         Ok(store)
     }
@@ -288,7 +288,10 @@ impl FsKeyStore {
 /// Reads at most [`MAX_VALUE_SIZE`] bytes; a larger file is `FileTooLarge`.
 fn read_limited(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
     let file = File::open(path)?;
-    let mut value = Zeroizing::new(Vec::new());
+    // Allocate once so no unzeroized partial copy is left behind by a reallocation.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let capacity = usize::try_from(size.min(MAX_VALUE_SIZE) + 1).unwrap_or(0);
+    let mut value = Zeroizing::new(Vec::with_capacity(capacity));
     file.take(MAX_VALUE_SIZE + 1).read_to_end(&mut value)?;
     if value.len() as u64 > MAX_VALUE_SIZE {
         return Err(io::Error::from(io::ErrorKind::FileTooLarge));

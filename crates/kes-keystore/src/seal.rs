@@ -79,10 +79,10 @@ pub(crate) struct Sealer {
 }
 
 impl Sealer {
-    pub(crate) fn new(master_key: &[u8; 32]) -> Self {
-        Sealer {
-            key: WrapKey::new(*master_key),
-        }
+    pub(crate) fn new(master_key: &[u8; 32]) -> Result<Self> {
+        // From the slice, so no copy of the master key is left on the stack.
+        let key = WrapKey::from_slice(master_key).map_err(|e| Error::Seal(e.to_string()))?;
+        Ok(Sealer { key })
     }
 
     pub(crate) fn seal(&self, name: &str, value: &[u8]) -> Result<String> {
@@ -146,8 +146,8 @@ mod tests {
 
     #[test]
     fn values_are_bound_to_names_and_keys() {
-        let a = Sealer::new(&[1; 32]);
-        let b = Sealer::new(&[2; 32]);
+        let a = Sealer::new(&[1; 32]).unwrap();
+        let b = Sealer::new(&[2; 32]).unwrap();
         let sealed = a.seal("k1", b"{\"bytes\":\"x\"}").unwrap();
         assert!(sealed.is_ascii());
         assert!(is_sealed(sealed.as_bytes()));
