@@ -66,11 +66,69 @@ pub trait KeyStore: Send + Sync + 'static {
         loop {
             let page = self.list(prefix, &cursor, 0).await?;
             names.extend(page.names);
-            if page.continue_at.is_empty() || page.continue_at <= cursor {
-                // `<= cursor` guards against a store that does not advance.
+            if page.continue_at.is_empty() {
                 return Ok(names);
+            }
+            if page.continue_at <= cursor {
+                return Err(crate::Error::other(format!(
+                    "key store listing did not advance past '{cursor}'"
+                )));
             }
             cursor = page.continue_at;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::Error;
+
+    /// Always answers the same page with the same cursor.
+    struct Stuck;
+
+    #[async_trait::async_trait]
+    impl KeyStore for Stuck {
+        fn describe(&self) -> String {
+            "Stuck".into()
+        }
+        async fn status(&self) -> Result<Duration> {
+            Ok(Duration::ZERO)
+        }
+        async fn create(&self, _: &str, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+        async fn get(&self, _: &str) -> Result<Zeroizing<Vec<u8>>> {
+            Err(Error::NotFound)
+        }
+        async fn delete(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        async fn list(&self, _: &str, _: &str, _: usize) -> Result<ListPage> {
+            Ok(ListPage {
+                names: vec!["a".into()],
+                continue_at: "a".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn list_all_fails_on_a_store_that_does_not_advance() {
+        let err = Stuck.list_all("").await.unwrap_err();
+        assert!(err.to_string().contains("did not advance"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn list_all_follows_pages() {
+        let store = crate::MemKeyStore::new();
+        for i in 0..2500 {
+            store.create(&format!("k{i:04}"), b"v").await.unwrap();
+        }
+        store.create("other", b"v").await.unwrap();
+        let all = store.list_all("k").await.unwrap();
+        assert_eq!(all.len(), 2500);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
     }
 }
