@@ -42,6 +42,8 @@ const SEAL_RECHECK: Duration = Duration::from_secs(1);
 const MIN_TOKEN_AGE_FOR_RELOGIN: Duration = Duration::from_secs(1);
 /// The wait between failed logins in the renewal task.
 const RELOGIN_RETRY: Duration = Duration::from_secs(3);
+/// The shortest wait between two rounds of the renewal task.
+const MIN_RENEW_INTERVAL: Duration = Duration::from_millis(500);
 /// Tries of `renew-self` before falling back to a new login.
 const RENEW_TRIES: u32 = 3;
 
@@ -860,7 +862,9 @@ async fn renew_loop(store: Weak<Inner>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        let due = obtained + ttl.mul_f64(0.8);
+        // Renew at 80 % of the TTL, but never more often than every half second (a token
+        // close to its max TTL comes back from renewal with a tiny TTL).
+        let due = (obtained + ttl.mul_f64(0.8)).max(Instant::now() + MIN_RENEW_INTERVAL);
         drop(inner);
         tokio::time::sleep_until(due.into()).await;
 
