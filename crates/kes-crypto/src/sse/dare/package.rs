@@ -138,7 +138,6 @@ pub(super) struct Opener {
     /// The next expected sequence number.
     seq: u64,
     finalized: bool,
-    packages: u64,
 }
 
 impl Opener {
@@ -151,7 +150,6 @@ impl Opener {
             reference: None,
             seq: u64::from(options.first_sequence_number()),
             finalized: false,
-            packages: 0,
         }
     }
 
@@ -181,15 +179,28 @@ impl Opener {
     /// Opens one complete package in place and returns its plaintext, which
     /// lies at `package[HEADER_SIZE..package.len() - TAG_SIZE]`.
     pub(super) fn open_in_place<'p>(&mut self, package: &'p mut [u8]) -> Result<&'p mut [u8]> {
-        let header = package.get(..HEADER_SIZE).ok_or(Error::NotAuthentic)?;
-        let body = self.body_len(header)?;
-        if package.len() != HEADER_SIZE + body || package.len() > MAX_PACKAGE_SIZE {
+        if package.len() < HEADER_SIZE {
+            return Err(Error::NotAuthentic);
+        }
+        let (header, body) = package.split_at_mut(HEADER_SIZE);
+        self.open_body(header, body)
+    }
+
+    /// Opens a package given as its header and, separately, its body
+    /// (ciphertext ‖ tag), decrypting the body in place. The plaintext is
+    /// the returned prefix of `body`.
+    pub(super) fn open_body<'b>(
+        &mut self,
+        header: &[u8],
+        body: &'b mut [u8],
+    ) -> Result<&'b mut [u8]> {
+        let expected = self.body_len(header)?;
+        if body.len() != expected || HEADER_SIZE + body.len() > MAX_PACKAGE_SIZE {
             return Err(Error::NotAuthentic);
         }
         let seq = u32::try_from(self.seq).map_err(|_| Error::NotAuthentic)?;
-        let (header, body) = package.split_at_mut(HEADER_SIZE);
         let mut h = [0u8; HEADER_SIZE];
-        h.copy_from_slice(header);
+        h.copy_from_slice(header.get(..HEADER_SIZE).ok_or(Error::NotAuthentic)?);
         let payload_len = body.len() - TAG_SIZE;
 
         let nonce = match self.version {
@@ -212,7 +223,6 @@ impl Opener {
             .open_in_place(nonce, Aad::from(&h[..4]), body)
             .map_err(|_| Error::NotAuthentic)?;
         self.seq += 1;
-        self.packages += 1;
         Ok(plaintext)
     }
 
@@ -348,15 +358,15 @@ pub(super) fn decrypt_slice_into(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let mut opener = Opener::new(key, *options);
-    let mut buf = Zeroizing::new(vec![0u8; MAX_PACKAGE_SIZE]);
     while !src.is_empty() {
         let header = src.get(..HEADER_SIZE).ok_or(Error::NotAuthentic)?;
         let total = HEADER_SIZE + opener.body_len(header)?;
-        let package = src.get(..total).ok_or(Error::NotAuthentic)?;
-        let work = buf.get_mut(..total).ok_or(Error::NotAuthentic)?;
-        work.copy_from_slice(package);
-        let plaintext = opener.open_in_place(work)?;
-        out.extend_from_slice(plaintext);
+        let body = src.get(HEADER_SIZE..total).ok_or(Error::NotAuthentic)?;
+        let start = out.len();
+        out.extend_from_slice(body);
+        let sealed = out.get_mut(start..).ok_or(Error::NotAuthentic)?;
+        let len = opener.open_body(header, sealed)?.len();
+        out.truncate(start + len);
         src = src.get(total..).unwrap_or_default();
     }
     opener.finish()

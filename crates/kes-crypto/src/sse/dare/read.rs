@@ -108,31 +108,41 @@ impl<R: Read> DareDecryptReader<R> {
         self.inner
     }
 
-    /// Reads and opens the next package. `Ok(false)` at a valid end.
-    fn next_package(&mut self) -> Result<bool> {
-        let header = self.buf.get_mut(..HEADER_SIZE).ok_or(Error::NotAuthentic)?;
-        let n = read_full(&mut self.inner, header)?;
+    /// Reads and opens the next package. When `out` can hold the whole
+    /// package body, the package is decrypted right there (saving a copy)
+    /// and `Direct(len)` says how much plaintext `out` now starts with.
+    fn next_package(&mut self, out: &mut [u8]) -> Result<Step> {
+        let mut header = [0u8; HEADER_SIZE];
+        let n = read_full(&mut self.inner, &mut header)?;
         if n == 0 {
             self.opener.finish()?;
-            return Ok(false);
+            return Ok(Step::End);
         }
         if n < HEADER_SIZE {
             return Err(Error::NotAuthentic);
         }
-        let body = self.opener.body_len(header)?;
-        let total = HEADER_SIZE + body;
-        let rest = self
-            .buf
-            .get_mut(HEADER_SIZE..total)
-            .ok_or(Error::NotAuthentic)?;
-        if read_full(&mut self.inner, rest)? < body {
+        let body = self.opener.body_len(&header)?;
+        if let Some(dst) = out.get_mut(..body) {
+            if read_full(&mut self.inner, dst)? < body {
+                return Err(Error::NotAuthentic);
+            }
+            let len = self.opener.open_body(&header, dst)?.len();
+            return Ok(Step::Direct(len));
+        }
+        let dst = self.buf.get_mut(..body).ok_or(Error::NotAuthentic)?;
+        if read_full(&mut self.inner, dst)? < body {
             return Err(Error::NotAuthentic);
         }
-        let package = self.buf.get_mut(..total).ok_or(Error::NotAuthentic)?;
-        let len = self.opener.open_in_place(package)?.len();
-        self.plain = HEADER_SIZE..HEADER_SIZE + len;
-        Ok(true)
+        let len = self.opener.open_body(&header, dst)?.len();
+        self.plain = 0..len;
+        Ok(Step::Buffered)
     }
+}
+
+enum Step {
+    End,
+    Buffered,
+    Direct(usize),
 }
 
 impl<R: Read> Read for DareDecryptReader<R> {
@@ -153,9 +163,10 @@ impl<R: Read> Read for DareDecryptReader<R> {
                 State::Failed => return Err(to_io_error(Error::NotAuthentic)),
                 State::Active => {}
             }
-            match self.next_package() {
-                Ok(true) => {}
-                Ok(false) => self.state = State::Done,
+            match self.next_package(out) {
+                Ok(Step::Direct(n)) if n > 0 => return Ok(n),
+                Ok(Step::Direct(_) | Step::Buffered) => {}
+                Ok(Step::End) => self.state = State::Done,
                 Err(e) => {
                     self.state = State::Failed;
                     self.plain = 0..0;
