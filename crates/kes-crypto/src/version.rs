@@ -122,8 +122,7 @@ impl KeyVersion {
     /// part of the format: once re-encoded, the key is explicitly typed.
     ///
     /// # Errors
-    /// [`Error::NoHmacKey`] when there is no HMAC key (legacy JSON keys), and
-    /// [`Error::Malformed`] when `created_at` is before year 1.
+    /// [`Error::NoHmacKey`] when there is no HMAC key (legacy JSON keys).
     pub fn encode(&self) -> Result<Zeroizing<String>> {
         let hmac = self.hmac.as_ref().ok_or(Error::NoHmacKey)?;
         let nanos = self.created_at.unix_timestamp_nanos();
