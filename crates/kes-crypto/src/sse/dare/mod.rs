@@ -44,8 +44,6 @@ mod range;
 mod read;
 mod write;
 
-use ring::rand::SecureRandom as _;
-
 use crate::{Error, Result};
 
 pub use package::{open_package, open_package_with, seal_package, seal_package_with_sequence};
@@ -285,9 +283,7 @@ pub fn decrypted_size(encrypted_len: u64) -> Result<u64> {
 /// [`Error::Rng`] if the OS randomness source fails.
 pub fn random_nonce() -> Result<[u8; NONCE_SIZE]> {
     let mut nonce = [0u8; NONCE_SIZE];
-    ring::rand::SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| Error::Rng)?;
+    crate::rng::fill(&mut nonce)?;
     Ok(nonce)
 }
 
