@@ -198,3 +198,72 @@ fn config_header_rules() {
     blob.extend_from_slice(short_nonce);
     assert!(ConfigBlobHeader::parse(&blob).is_err());
 }
+
+/// The whole MinIO IAM/config flow with the static-key KMS of
+/// `docs/kms/IAM.md` (the key of `sse-envelope-derived.json`): GenerateKey
+/// with the vector's randomness gives the stored `kmskey`, Decrypt gives the
+/// DEK back, and the DEK opens the blob.
+#[test]
+fn minio_config_blobs_through_the_static_kms() {
+    use kes_crypto::sse::{Context, ExternalKey, static_kms::StaticKey};
+
+    let kms =
+        StaticKey::parse("my-minio-key:OSMM+vkKUTCvQs9YL/CVMIMt43HFhkUpqJxTmGl6rYw=").unwrap();
+    let v = load();
+    for case in v["derived_minio_config_blobs"].as_array().unwrap() {
+        let context =
+            Context::from_json(case["kms_context_json"].as_str().unwrap().as_bytes()).unwrap();
+        assert_eq!(
+            context.to_json(),
+            case["kms_context_json"].as_str().unwrap().as_bytes()
+        );
+        let random = hexv(&case["kms_random28_hex"]);
+        let dek: [u8; 32] = hexv(&case["dek_hex"]).try_into().unwrap();
+        let generated = kms
+            .generate_key_with(
+                "",
+                &context,
+                ExternalKey::from_bytes(dek),
+                random[..16].try_into().unwrap(),
+                random[16..].try_into().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            generated.ciphertext(),
+            b64(case["kmskey_b64"].as_str().unwrap())
+        );
+
+        let blob = seal_config_blob(
+            &dek,
+            &ConfigBlobHeader {
+                key_id: kms.name().to_owned(),
+                version: None,
+                kms_key: generated.ciphertext().to_vec(),
+                algorithm: Algorithm::from_name(case["algorithm"].as_str().unwrap()).unwrap(),
+                nonce: hexv(&case["stream_nonce8_hex"]),
+            },
+            &blob_plaintext(case),
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(ring::digest::digest(&ring::digest::SHA256, &blob)),
+            case["blob_sha256"].as_str().unwrap()
+        );
+
+        // Reading: parse the header, ask the KMS for the DEK, open the stream.
+        let (header, _) = ConfigBlobHeader::parse(&blob).unwrap();
+        let recovered = kms
+            .decrypt(&header.key_id, &header.kms_key, &context)
+            .unwrap();
+        assert_eq!(recovered.expose_secret(), &dek);
+        let plaintext = open_config_blob(recovered.expose_secret(), &blob).unwrap();
+        assert_eq!(&plaintext[..], &blob_plaintext(case)[..]);
+        // The fallback context MinIO tries second does not decrypt this DEK.
+        let path = case["object_path"].as_str().unwrap();
+        let fallback: Context = [(".minio.sys", path)].into_iter().collect();
+        assert!(
+            kms.decrypt(&header.key_id, &header.kms_key, &fallback)
+                .is_err()
+        );
+    }
+}
