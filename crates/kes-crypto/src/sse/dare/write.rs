@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::package::Sealer;
 use super::{
-    CipherSuite, HEADER_SIZE, KEY_SIZE, MAX_PACKAGE_SIZE, MAX_PAYLOAD_SIZE, NONCE_SIZE,
+    CipherSuite, HEADER_SIZE, KEY_SIZE, MAX_PACKAGE_SIZE, MAX_PAYLOAD_SIZE, NONCE_SIZE, TAG_SIZE,
     encrypted_size, random_nonce, read_full, to_io_error,
 };
 use crate::{Error, Result};
@@ -50,16 +50,16 @@ pub fn encrypt_to_vec_with_nonce(
             reason: "larger than DARE allows",
         })?;
     let mut sealer = Sealer::new(key, suite, nonce, 0)?;
-    let mut out = vec![0u8; size];
-    let mut pos = 0;
+    let mut out = Vec::with_capacity(size);
     let mut chunks = plaintext.chunks(MAX_PAYLOAD_SIZE).peekable();
     while let Some(chunk) = chunks.next() {
         let last = chunks.peek().is_none();
-        let dst = out.get_mut(pos..).ok_or(Error::NotAuthentic)?;
-        dst.get_mut(HEADER_SIZE..HEADER_SIZE + chunk.len())
-            .ok_or(Error::NotAuthentic)?
-            .copy_from_slice(chunk);
-        pos += sealer.seal_in_place(dst, chunk.len(), last)?;
+        let start = out.len();
+        out.extend_from_slice(&[0u8; HEADER_SIZE]);
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(&[0u8; TAG_SIZE]);
+        let package = out.get_mut(start..).ok_or(Error::NotAuthentic)?;
+        sealer.seal_in_place(package, chunk.len(), last)?;
     }
     Ok(out)
 }
