@@ -79,7 +79,8 @@ pub use error::Error;
 pub use identity::{Certificate, Identity, client_identity};
 pub use names::{validate_identity, validate_key_name, validate_pattern, validate_policy_name};
 pub use pem::{
-    parse_certificates, parse_private_key, read_cert_pool, read_certificates, read_private_key,
+    PemItem, first_pem_item, parse_certificates, parse_private_key, read_cert_pool,
+    read_certificates, read_private_key,
 };
 pub use policy::{Decision, Matcher, Pattern, Policy, PolicySet};
 pub use private_key::{DEFAULT_SCRYPT_LOG_N, KeyAlgorithm, KeyEncryption, PrivateKey};

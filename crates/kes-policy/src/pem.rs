@@ -264,6 +264,39 @@ pub fn parse_private_key(pem: &[u8], password: &[u8]) -> Result<PrivateKey, Erro
     crate::private_key::from_pem_block(block, password)
 }
 
+/// The first certificate or private key of a PEM text, as `kes identity <FILE>` inspects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PemItem {
+    /// The first block is a `CERTIFICATE`.
+    Certificate(Certificate),
+    /// The first block is a private key (decrypted with the password if needed).
+    PrivateKey(PrivateKey),
+}
+
+/// Returns the first block of `pem` that is a certificate or a private key. Other blocks
+/// before it are skipped.
+///
+/// ```
+/// use kes_policy::{ApiKey, PemItem, first_pem_item};
+/// let pem = include_str!("../tests/data/certs/root.key");
+/// let PemItem::PrivateKey(key) = first_pem_item(pem.as_bytes(), b"")? else { panic!() };
+/// let api_key = ApiKey::from_ed25519_pkcs8(key.expose_pkcs8_der())?;
+/// assert_eq!(api_key.identity().as_str(), "3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22");
+/// # Ok::<(), kes_policy::Error>(())
+/// ```
+pub fn first_pem_item(pem: &[u8], password: &[u8]) -> Result<PemItem, Error> {
+    for block in decode_all(pem)? {
+        if block.label == "CERTIFICATE" {
+            return Certificate::from_der(&block.data).map(PemItem::Certificate);
+        }
+        if block.label.ends_with("PRIVATE KEY") {
+            return crate::private_key::from_pem_block(&block, password).map(PemItem::PrivateKey);
+        }
+    }
+    Err(Error::NoCertificate)
+}
+
 /// Reads a private-key file (see [`parse_private_key`]).
 pub fn read_private_key(path: impl AsRef<Path>, password: &[u8]) -> Result<PrivateKey, Error> {
     let path = path.as_ref();

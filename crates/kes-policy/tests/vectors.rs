@@ -347,6 +347,20 @@ fn certificate_file_with_a_key_names_the_block() {
     // A private-key file may hold certificates, though.
     let key = kes_policy::parse_private_key(&pem, b"").unwrap();
     assert_eq!(key.algorithm(), KeyAlgorithm::Ed25519);
+
+    // `kes identity <FILE>` looks at the first certificate or key block.
+    use kes_policy::{PemItem, first_pem_item};
+    assert_eq!(first_pem_item(&pem, b"").unwrap(), PemItem::PrivateKey(key));
+    let mut reversed = std::fs::read(data("certs/root.cert")).unwrap();
+    reversed.extend(std::fs::read(data("certs/root.key")).unwrap());
+    let PemItem::Certificate(cert) = first_pem_item(&reversed, b"").unwrap() else {
+        panic!("expected the certificate first");
+    };
+    assert_eq!(
+        cert.identity().as_str(),
+        "3ecfcdf38fcbe141ae26a1030f81e96b753365a46760ae6b578698a97c59fd22"
+    );
+    assert!(first_pem_item(b"-----BEGIN X-----\n-----END X-----\n", b"").is_err());
 }
 
 #[test]
