@@ -11,7 +11,10 @@
 //! sealed object key. To read the object it asks the KMS to decrypt the DEK,
 //! re-derives the KEK, unseals the OEK and decrypts the data.
 //!
-//! Run with `cargo run -p kes-examples --example envelope_chain`.
+//! Run with `cargo run -p kes-examples --example envelope_chain`. The static
+//! key comes from `MINIO_KMS_SECRET_KEY` (`<name>:<base64 of 32 bytes>`) when
+//! it is set, otherwise from MinIO's documentation example. No key material
+//! is printed unless `--show-secrets` is given.
 
 #![allow(clippy::print_stdout)]
 
@@ -19,11 +22,25 @@ use std::io::{Read, Write};
 
 use kes_crypto::sse::dare::{self, CipherSuite, DareDecryptReader, DareEncryptWriter};
 use kes_crypto::sse::static_kms::StaticKey;
-use kes_crypto::sse::{Context, ObjectKey, SealAlgorithm, SealedObjectKey, SseType};
+use kes_crypto::sse::{Context, ObjectKey, SealAlgorithm, SealedObjectKey, SseType, derive_kek};
+
+/// MinIO's documentation example key (`docs/kms/IAM.md`).
+const DEMO_KEY: &str = "my-minio-key:OSMM+vkKUTCvQs9YL/CVMIMt43HFhkUpqJxTmGl6rYw=";
 
 fn main() -> Result<(), kes_crypto::Error> {
+    let show_secrets = std::env::args().skip(1).any(|a| a == "--show-secrets");
+    let secret = |bytes: &[u8]| {
+        if show_secrets {
+            hex::encode(bytes)
+        } else {
+            format!("<{} bytes, pass --show-secrets to print>", bytes.len())
+        }
+    };
+
     // The single-key KMS of a MinIO deployment (`MINIO_KMS_SECRET_KEY`).
-    let kms = StaticKey::parse("my-minio-key:OSMM+vkKUTCvQs9YL/CVMIMt43HFhkUpqJxTmGl6rYw=")?;
+    let setting = std::env::var("MINIO_KMS_SECRET_KEY").unwrap_or_else(|_| DEMO_KEY.to_owned());
+    let kms = StaticKey::parse(&setting)?;
+    println!("static KMS key: {}", kms.name());
     let (bucket, object) = ("my-bucket", "photos/2024/cat.jpg");
     let data = b"the object's bytes, any length".repeat(4096);
 
@@ -40,6 +57,11 @@ fn main() -> Result<(), kes_crypto::Error> {
         hex::encode(dek.ciphertext())
     );
 
+    println!(
+        "DEK plaintext (the external key EK): {}",
+        secret(dek.plaintext().expose_secret())
+    );
+
     // 2. A fresh object key, sealed under the KEK derived from the DEK.
     let (object_key, sealed) = ObjectKey::generate_sealed(
         dek.plaintext(),
@@ -48,6 +70,13 @@ fn main() -> Result<(), kes_crypto::Error> {
         bucket,
         object,
     )?;
+    let kek = derive_kek(dek.plaintext(), sealed.iv(), SseType::SseS3, bucket, object);
+    println!(
+        "KEK = HMAC(EK, iv ‖ \"SSE-S3\" ‖ \"DAREv2-HMAC-SHA256\" ‖ \"{}\"): {}",
+        kes_crypto::sse::go_path_join(bucket, object),
+        secret(kek.expose_secret())
+    );
+    println!("object key (OEK): {}", secret(object_key.expose_secret()));
     println!(
         "sealed object key ({}): iv {} + {} bytes {}",
         sealed.algorithm(),

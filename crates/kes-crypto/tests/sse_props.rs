@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use kes_crypto::sse::context::encode_raw;
+use kes_crypto::sse::context::{encode_raw, escape_json_string};
 use kes_crypto::sse::headers;
 use kes_crypto::sse::metadata::{self, SealPolicy};
 use kes_crypto::sse::object_key::go_path_clean;
@@ -49,8 +49,52 @@ fn seal(
     }
 }
 
+/// A straightforward (slow) statement of Go's escaping rules: decode like
+/// Go's `utf8.DecodeRune`, one replacement per invalid byte.
+fn reference_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let valid = match std::str::from_utf8(rest) {
+            Ok(v) => v,
+            Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap(),
+        };
+        for c in valid.chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                }
+                '\u{2028}' | '\u{2029}' => {
+                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                }
+                _ => out.extend_from_slice(c.to_string().as_bytes()),
+            }
+        }
+        rest = &rest[valid.len()..];
+        if !rest.is_empty() {
+            out.extend_from_slice(b"\\ufffd");
+            rest = &rest[1..];
+        }
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn escaping_matches_reference(bytes in any::<Vec<u8>>(), text in ".{0,16}") {
+        for input in [bytes.as_slice(), text.as_bytes()] {
+            let mut got = Vec::new();
+            escape_json_string(input, &mut got);
+            prop_assert_eq!(got, reference_escape(input));
+        }
+    }
 
     #[test]
     fn seal_unseal_roundtrip(

@@ -237,44 +237,54 @@ fn write_object<'a>(
 /// `encoding/json` does with HTML escaping on (without the quotes).
 pub fn escape_json_string(s: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut rest = s;
-    while !rest.is_empty() {
-        let (valid, invalid_len) = match std::str::from_utf8(rest) {
-            Ok(v) => (v, 0),
-            Err(e) => {
-                let (head, _) = rest.split_at(e.valid_up_to());
-                // `head` is valid by construction; fall back to nothing on the
-                // impossible error instead of panicking.
-                (std::str::from_utf8(head).unwrap_or(""), 1)
+    // Bytes are copied in runs; only the bytes that need escaping (and
+    // invalid UTF-8) interrupt a run.
+    let mut run_start = 0;
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        let (width, escape): (usize, Option<&[u8]>) = if b < 0x80 {
+            match b {
+                b'"' => (1, Some(b"\\\"")),
+                b'\\' => (1, Some(b"\\\\")),
+                b'\n' => (1, Some(b"\\n")),
+                b'\r' => (1, Some(b"\\r")),
+                b'\t' => (1, Some(b"\\t")),
+                b'<' | b'>' | b'&' | 0x00..=0x1f => (1, Some(&[])),
+                _ => (1, None),
+            }
+        } else {
+            let width = match b {
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => 0,
+            };
+            match s
+                .get(i..i + width)
+                .filter(|_| width > 0)
+                .map(std::str::from_utf8)
+            {
+                Some(Ok("\u{2028}")) => (width, Some(b"\\u2028")),
+                Some(Ok("\u{2029}")) => (width, Some(b"\\u2029")),
+                Some(Ok(_)) => (width, None),
+                // Go replaces each byte of invalid UTF-8 on its own.
+                _ => (1, Some(b"\\ufffd")),
             }
         };
-        for c in valid.chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
-                    let b = c as u8;
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0xf)]);
-                }
-                '\u{2028}' => out.extend_from_slice(b"\\u2028"),
-                '\u{2029}' => out.extend_from_slice(b"\\u2029"),
-                _ => {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
+        if let Some(escape) = escape {
+            out.extend_from_slice(s.get(run_start..i).unwrap_or_default());
+            if escape.is_empty() {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            } else {
+                out.extend_from_slice(escape);
             }
+            run_start = i + width;
         }
-        let consumed = valid.len() + invalid_len;
-        if invalid_len > 0 {
-            out.extend_from_slice(b"\\ufffd");
-        }
-        rest = rest.get(consumed..).unwrap_or_default();
+        i += width;
     }
+    out.extend_from_slice(s.get(run_start..).unwrap_or_default());
 }
 
 #[cfg(test)]

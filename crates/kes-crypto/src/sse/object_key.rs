@@ -212,7 +212,24 @@ pub fn go_path_join(bucket: &str, object: &str) -> String {
         (true, false) => object.to_owned(),
         (false, false) => format!("{bucket}/{object}"),
     };
-    go_path_clean(&joined)
+    if is_clean(&joined) {
+        joined
+    } else {
+        go_path_clean(&joined)
+    }
+}
+
+/// Whether `path.Clean` would return `path` unchanged (the common case for
+/// object names, checked without rebuilding the path).
+fn is_clean(path: &str) -> bool {
+    if path == "/" {
+        return true;
+    }
+    let body = path.strip_prefix('/').unwrap_or(path);
+    !body.is_empty()
+        && body
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 /// Go's `path.Clean` (lexical; `""` gives `"."`).
