@@ -50,4 +50,42 @@ pub enum Error {
     /// The metrics registry rejected a metric (a bug, reported instead of panicking).
     #[error("kes: metrics: {0}")]
     Metrics(String),
+    /// The configuration file is not YAML, or a value has the wrong YAML type (the message
+    /// names the field and the line).
+    #[error("kesconf: {0}")]
+    ConfigSyntax(String),
+    /// A `${VAR}` reference in the configuration names an environment variable that is not set.
+    #[error("kesconf: referenced env. variable '{var}' in field '{field}' not found")]
+    MissingEnvVar {
+        /// The variable's name.
+        var: String,
+        /// The field whose value referenced it.
+        field: String,
+    },
+    /// A configuration field has an invalid value, or a required field is missing (KES's
+    /// message, plus the field).
+    #[error("{message} (field '{field}')")]
+    InvalidConfig {
+        /// The field, as a dotted path (`keystore.vault.endpoint`).
+        field: String,
+        /// What is wrong, in KES's words where KES has them.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The configuration field a configuration error is about.
+    pub fn config_field(&self) -> Option<&str> {
+        match self {
+            Error::MissingEnvVar { field, .. } | Error::InvalidConfig { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }

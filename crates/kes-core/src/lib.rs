@@ -6,8 +6,12 @@
 //! error events, and Prometheus metrics. It does no IO, reads no clock and spawns no task: a
 //! runtime shell owns sockets, TLS, timers and files and calls into it (the quinn-proto
 //! model). It depends on no async runtime, HTTP stack, TLS library or keystore backend.
+//!
+//! [`config`] turns the YAML configuration file into a validated model (pure: the caller
+//! passes the text and an environment lookup); it is the only module that uses YAML.
 
 mod api;
+pub mod config;
 pub mod context;
 pub mod env;
 pub mod error;

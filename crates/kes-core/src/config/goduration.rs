@@ -74,7 +74,10 @@ pub(crate) fn parse(text: &str) -> Result<i64, String> {
             return Err(invalid());
         }
         // Unit.
-        let unit_len = s.iter().take_while(|&&c| !(c == b'.' || c.is_ascii_digit())).count();
+        let unit_len = s
+            .iter()
+            .take_while(|&&c| !(c == b'.' || c.is_ascii_digit()))
+            .count();
         if unit_len == 0 {
             return Err(format!("time: missing unit in duration {}", quote(text)));
         }
@@ -83,7 +86,7 @@ pub(crate) fn parse(text: &str) -> Result<i64, String> {
         let unit_text = String::from_utf8_lossy(unit_bytes);
         let unit: u64 = match unit_bytes {
             b"ns" => 1,
-            b"us" | "\u{b5}s".as_bytes() | "\u{3bc}s".as_bytes() => 1_000,
+            b"us" | b"\xc2\xb5s" | b"\xce\xbcs" => 1_000, // us, µs, μs
             b"ms" => 1_000_000,
             b"s" => 1_000_000_000,
             b"m" => 60_000_000_000,
@@ -234,9 +237,18 @@ mod tests {
             ("s", "time: invalid duration \"s\""),
             (".s", "time: invalid duration \".s\""),
             ("-", "time: invalid duration \"-\""),
-            ("1é", "time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\""),
-            ("2562047h47m16.854775808s", "time: invalid duration \"2562047h47m16.854775808s\""),
-            ("9999999999999999999h", "time: invalid duration \"9999999999999999999h\""),
+            (
+                "1é",
+                "time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\"",
+            ),
+            (
+                "2562047h47m16.854775808s",
+                "time: invalid duration \"2562047h47m16.854775808s\"",
+            ),
+            (
+                "9999999999999999999h",
+                "time: invalid duration \"9999999999999999999h\"",
+            ),
             (" 5s", "time: invalid duration \" 5s\""),
         ];
         for (text, want) in bad {

@@ -14,7 +14,9 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::events::Level;
-use crate::server::{ApiOverride, DEFAULT_PROXY_CERT_HEADER, PolicyOptions, ProxyOptions, ServerOptions};
+use crate::server::{
+    ApiOverride, DEFAULT_PROXY_CERT_HEADER, PolicyOptions, ProxyOptions, ServerOptions,
+};
 
 /// A loaded configuration and the warnings found while loading it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,11 +125,17 @@ pub struct Address {
 
 impl Address {
     /// The default, `0.0.0.0:7373`.
-    pub const DEFAULT: Address = Address { ip: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port: 7373 };
+    pub const DEFAULT: Address = Address {
+        ip: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        port: 7373,
+    };
 
     /// The socket address to bind; no IP binds `0.0.0.0`.
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), self.port)
+        SocketAddr::new(
+            self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            self.port,
+        )
     }
 }
 
@@ -204,7 +212,10 @@ pub struct ProxyConfig {
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        Self { identities: Vec::new(), cert_header: DEFAULT_PROXY_CERT_HEADER.to_owned() }
+        Self {
+            identities: Vec::new(),
+            cert_header: DEFAULT_PROXY_CERT_HEADER.to_owned(),
+        }
     }
 }
 
@@ -219,7 +230,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { error: Level::INFO, audit: Level::INFO }
+        Self {
+            error: Level::INFO,
+            audit: Level::INFO,
+        }
     }
 }
 
@@ -376,7 +390,11 @@ impl SecretText {
 
 impl fmt::Debug for SecretText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { f.write_str("SecretText(\"\")") } else { f.write_str("SecretText([REDACTED])") }
+        if self.0.is_empty() {
+            f.write_str("SecretText(\"\")")
+        } else {
+            f.write_str("SecretText([REDACTED])")
+        }
     }
 }
 

@@ -108,7 +108,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
                 let mut out: Vec<(String, Option<V>)> = Vec::new();
                 while let Some(Str(key)) = map.next_key::<Str>()? {
                     if out.iter().any(|(k, _)| *k == key) {
-                        return Err(de::Error::custom(format!("duplicate entry with key '{key}'")));
+                        return Err(de::Error::custom(format!(
+                            "duplicate entry with key '{key}'"
+                        )));
                     }
                     let value = map.next_value::<Option<V>>()?;
                     out.push((key, value));
@@ -261,7 +263,7 @@ pub(crate) struct RawKeyStores {
     /// `kes` (KES-to-KES, 2023): parsed by upstream but never used.
     pub(crate) kes: bool,
     /// `generic` (KES plugin, ≤ v0.17): removed upstream.
-    pub(crate) generic: bool,
+    pub(crate) generic: Option<RawGeneric>,
     /// Other keys: not a keystore KES knows.
     pub(crate) unknown: Vec<String>,
 }
@@ -291,7 +293,7 @@ impl<'de> Deserialize<'de> for RawKeyStores {
                         "azure" => out.azure = map.next_value()?,
                         "entrust" => out.entrust = map.next_value()?,
                         "kes" => out.kes = map.next_value::<Option<IgnoredAny>>()?.is_some(),
-                        "generic" => out.generic = map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                        "generic" => out.generic = map.next_value()?,
                         _ => {
                             if map.next_value::<Option<IgnoredAny>>()?.is_some() {
                                 out.unknown.push(key.clone());
@@ -305,6 +307,12 @@ impl<'de> Deserialize<'de> for RawKeyStores {
         }
         d.deserialize_map(V)
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "a mapping")]
+pub(crate) struct RawGeneric {
+    pub(crate) endpoint: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
