@@ -161,7 +161,7 @@ pub(crate) async fn handle(
         AuditEvent {
             time: ctx.now,
             level: Level::INFO,
-            message: message.unwrap_or_else(|| "http request".to_owned()),
+            message: message.map_or(Cow::Borrowed("http request"), Cow::Owned),
             method: req.method.clone(),
             path: audit_path,
             ip,

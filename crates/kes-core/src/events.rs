@@ -10,6 +10,7 @@
 //! Events never carry key material: only identities, paths, status codes and messages that the
 //! handlers write from fixed texts and store error descriptions.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -73,7 +74,7 @@ pub struct AuditEvent {
     /// Level of the record (always `INFO` for audit records).
     pub level: Level,
     /// Human-readable summary, e.g. `secret key 'k' created`.
-    pub message: String,
+    pub message: Cow<'static, str>,
     /// HTTP method.
     pub method: String,
     /// Percent-decoded request path.

@@ -6,16 +6,15 @@ use kes_crypto::{KeyAlgorithm, KeyVersion};
 use kes_keystore::Error as StoreError;
 use kes_policy::{Identity, names};
 use kes_types::ApiError;
+use kes_types::Timestamp;
 use kes_types::dto::{
-    self, DecryptKeyRequest, DecryptKeyResponse, DescribeIdentityResponse, DescribeKeyResponse,
-    DescribePolicyResponse, EncryptKeyRequest, EncryptKeyResponse, GenerateKeyRequest,
-    GenerateKeyResponse, HmacRequest, HmacResponse, ImportKeyRequest, ListIdentitiesResponse,
+    self, DecryptKeyRequest, DescribeIdentityResponse, DescribeKeyResponse, DescribePolicyResponse,
+    EncryptKeyRequest, GenerateKeyRequest, HmacRequest, ImportKeyRequest, ListIdentitiesResponse,
     ListKeysResponse, ListPoliciesResponse, ReadPolicyResponse, SelfDescribeIdentityResponse,
     StatusResponse, VersionResponse,
 };
 use kes_types::json;
 use kes_types::route::Api;
-use kes_types::{SecretBytes, Timestamp};
 use time::OffsetDateTime;
 
 use crate::api::{Call, HandlerResult};
@@ -55,6 +54,38 @@ fn reply<T: serde::Serialize>(value: &T) -> HandlerResult {
     json::to_vec(value)
         .map(|b| Response::full(200, "application/json", b))
         .map_err(|_| ApiError::from_static(500, "failed to encode response"))
+}
+
+/// `200 application/json` with an object of base64 byte fields, written straight into a
+/// buffer of the exact size (no reallocation leaves copies of secret bytes behind, and no
+/// intermediate base64 strings exist). The bytes equal Go's encoder output: base64 needs no
+/// JSON escaping. Used by the hot crypto routes.
+fn reply_b64(fields: &[(&str, &[u8])]) -> Response {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let len = 2 + fields
+        .iter()
+        .map(|(name, v)| name.len() + 6 + v.len().div_ceil(3) * 4)
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    out.push(b'{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        let start = out.len();
+        out.resize(start + value.len().div_ceil(3) * 4, 0);
+        if let Some(dst) = out.get_mut(start..) {
+            // The slice has exactly the encoded length, so this cannot fail.
+            let _ = b64.encode_slice(value, dst);
+        }
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}\n");
+    Response::full(200, "application/json", out)
 }
 
 fn to_utc(t: SystemTime) -> OffsetDateTime {
@@ -327,10 +358,10 @@ async fn key_generate(call: &Call<'_>) -> HandlerResult {
         call.log(Level::ERROR, e.to_string());
         ApiError::generate_key_failed()
     })?;
-    reply(&GenerateKeyResponse {
-        plaintext: SecretBytes::from_slice(dek.plaintext()),
-        ciphertext: dek.ciphertext().to_vec(),
-    })
+    Ok(reply_b64(&[
+        ("plaintext", dek.plaintext()),
+        ("ciphertext", dek.ciphertext()),
+    ]))
 }
 
 async fn key_encrypt(call: &Call<'_>) -> HandlerResult {
@@ -344,7 +375,7 @@ async fn key_encrypt(call: &Call<'_>) -> HandlerResult {
             call.log(Level::ERROR, e.to_string());
             ApiError::encrypt_failed()
         })?;
-    reply(&EncryptKeyResponse { ciphertext })
+    Ok(reply_b64(&[("ciphertext", &ciphertext)]))
 }
 
 async fn key_decrypt(call: &Call<'_>) -> HandlerResult {
@@ -361,9 +392,7 @@ async fn key_decrypt(call: &Call<'_>) -> HandlerResult {
                 ApiError::decrypt_failed()
             }
         })?;
-    reply(&DecryptKeyResponse {
-        plaintext: SecretBytes::from_slice(&plaintext),
-    })
+    Ok(reply_b64(&[("plaintext", &plaintext)]))
 }
 
 async fn key_hmac(call: &Call<'_>) -> HandlerResult {
@@ -378,9 +407,7 @@ async fn key_hmac(call: &Call<'_>) -> HandlerResult {
             ApiError::from_static(500, "failed to compute HMAC")
         }
     })?;
-    reply(&HmacResponse {
-        hmac: SecretBytes::from_slice(&sum),
-    })
+    Ok(reply_b64(&[("hmac", &sum)]))
 }
 
 // ---- policies ----------------------------------------------------------------------------
@@ -530,4 +557,54 @@ fn log_stream(call: &Call<'_>, audit: bool) -> Response {
     ));
     r.body = Body::Stream(BodyStream::new(rx));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use kes_types::SecretBytes;
+    use kes_types::dto::{
+        DecryptKeyResponse, EncryptKeyResponse, GenerateKeyResponse, HmacResponse,
+    };
+
+    use super::*;
+
+    fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
+        json::to_vec(v).unwrap()
+    }
+
+    #[test]
+    fn reply_b64_equals_the_dto_encoding() {
+        for len in [0usize, 1, 2, 3, 31, 32, 33, 76, 1000] {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let b: Vec<u8> = (0..len + 5).map(|i| (i * 13) as u8).collect();
+            let got = reply_b64(&[("plaintext", &a), ("ciphertext", &b)]);
+            let want = enc(&GenerateKeyResponse {
+                plaintext: SecretBytes::from_slice(&a),
+                ciphertext: b.clone(),
+            });
+            assert_eq!(got.body_bytes(), want);
+            let Body::Full(body) = &got.body else {
+                panic!()
+            };
+            assert_eq!(body.capacity(), body.len(), "exact allocation");
+            assert_eq!(
+                reply_b64(&[("ciphertext", &b)]).body_bytes(),
+                enc(&EncryptKeyResponse {
+                    ciphertext: b.clone()
+                })
+            );
+            assert_eq!(
+                reply_b64(&[("plaintext", &a)]).body_bytes(),
+                enc(&DecryptKeyResponse {
+                    plaintext: SecretBytes::from_slice(&a)
+                })
+            );
+            assert_eq!(
+                reply_b64(&[("hmac", &a)]).body_bytes(),
+                enc(&HmacResponse {
+                    hmac: SecretBytes::from_slice(&a)
+                })
+            );
+        }
+    }
 }

@@ -4,10 +4,11 @@
 //! The `prometheus` crate keeps metric names exactly as given (no `_total` suffix is added to
 //! counters), which is what KES's dashboard queries.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
-    CounterVec, Encoder as _, Gauge, Histogram, HistogramOpts, IntCounter, Opts, Registry,
+    Counter, CounterVec, Encoder as _, Gauge, Histogram, HistogramOpts, IntCounter, Opts, Registry,
 };
 
 use crate::env::SystemStats;
@@ -26,6 +27,9 @@ pub(crate) struct Metrics {
     response_time: Histogram,
     pub(crate) error_events: IntCounter,
     pub(crate) audit_events: IntCounter,
+    /// Counters of the common status codes, resolved once (a `CounterVec` lookup hashes the
+    /// label values on every call). Filled on first use, so a code never seen has no sample.
+    by_code: [OnceLock<Counter>; COMMON_CODES.len()],
     up_time: Gauge,
     num_cpu: Gauge,
     num_cpu_used: Gauge,
@@ -99,6 +103,7 @@ impl Metrics {
                 "Number of active requests that are not finished, yet.",
             )?,
             response_time,
+            by_code: Default::default(),
             error_events: int_counter(
                 &r,
                 "kes_log_error_events",
@@ -160,17 +165,27 @@ impl Metrics {
 
     /// A request to a metered route was answered with `status` after `latency`.
     pub(crate) fn request_observed(&self, status: u16, latency: Duration) {
-        let family = match status {
+        if let Some(family) = self.family(status) {
+            match COMMON_CODES.iter().position(|c| *c == status) {
+                Some(i) => match self.by_code.get(i) {
+                    Some(slot) => slot
+                        .get_or_init(|| family.with_label_values(&[&status.to_string()]))
+                        .inc(),
+                    None => family.with_label_values(&[&status.to_string()]).inc(),
+                },
+                None => family.with_label_values(&[&status.to_string()]).inc(),
+            }
+        }
+        self.response_time.observe(latency.as_secs_f64());
+    }
+
+    fn family(&self, status: u16) -> Option<&CounterVec> {
+        match status {
             200..=299 => Some(&self.success),
             400..=499 => Some(&self.error),
             500..=599 => Some(&self.failure),
             _ => None,
-        };
-        if let Some(family) = family {
-            let label = status_label(status);
-            family.with_label_values(&[label.as_ref()]).inc();
         }
-        self.response_time.observe(latency.as_secs_f64());
     }
 
     /// Refreshes the system gauges and renders the text exposition format.
@@ -192,23 +207,8 @@ impl Metrics {
     }
 }
 
-/// The `code` label value; common codes without an allocation.
-fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
-    use std::borrow::Cow::{Borrowed, Owned};
-    match status {
-        200 => Borrowed("200"),
-        400 => Borrowed("400"),
-        403 => Borrowed("403"),
-        404 => Borrowed("404"),
-        405 => Borrowed("405"),
-        406 => Borrowed("406"),
-        409 => Borrowed("409"),
-        500 => Borrowed("500"),
-        502 => Borrowed("502"),
-        504 => Borrowed("504"),
-        other => Owned(other.to_string()),
-    }
-}
+/// Status codes whose counters are cached.
+const COMMON_CODES: [u16; 11] = [200, 400, 403, 404, 405, 406, 409, 500, 502, 503, 504];
 
 /// The `Content-Type` KES's Go library sends for the text exposition format.
 pub const TEXT_CONTENT_TYPE: &str =

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 /// How a raw request path resolves against a route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Resolution {
+pub(crate) enum Resolution<'a> {
     /// A route matched. `index` points into the table; `path` is the fully percent-decoded
     /// request path (Go `URL.Path`), used for policy evaluation; the resource is the part of
     /// `path` after the route prefix.
@@ -22,7 +22,7 @@ pub(crate) enum Resolution {
         /// Index of the matched route in the table passed to [`resolve`].
         index: usize,
         /// The percent-decoded path, as bytes (it need not be UTF-8).
-        path: Vec<u8>,
+        path: Cow<'a, [u8]>,
         /// Byte offset in `path` where the resource starts.
         resource_start: usize,
     },
@@ -38,7 +38,19 @@ pub(crate) enum Resolution {
 /// Resolves `raw_path` (escaped, without query) against route patterns.
 ///
 /// `patterns[i]` is a route path such as `/v1/status` (exact) or `/v1/key/create/` (prefix).
-pub(crate) fn resolve(patterns: &[&str], raw_path: &str, query: Option<&str>) -> Resolution {
+pub(crate) fn resolve<'a>(
+    patterns: &[&str],
+    raw_path: &'a str,
+    query: Option<&str>,
+) -> Resolution<'a> {
+    if let Some(r) = fast_path(patterns, raw_path) {
+        return r;
+    }
+    resolve_slow(patterns, raw_path, query)
+}
+
+/// The general algorithm (any path).
+fn resolve_slow<'a>(patterns: &[&str], raw_path: &'a str, query: Option<&str>) -> Resolution<'a> {
     if !raw_path.starts_with('/') || !valid_escapes(raw_path) {
         return Resolution::BadRequest;
     }
@@ -70,21 +82,55 @@ pub(crate) fn resolve(patterns: &[&str], raw_path: &str, query: Option<&str>) ->
     };
     let path = percent_decode(raw_path.as_bytes());
     let pattern = patterns.get(index).copied().unwrap_or("");
+    // The decoded segments equal the pattern's, so the decoded path starts with the pattern.
     let resource_start = if pattern.ends_with('/') && path.starts_with(pattern.as_bytes()) {
         pattern.len()
-    } else if pattern.ends_with('/') {
-        // Segments matched after decoding but the decoded path does not literally start with
-        // the pattern (cannot happen for our patterns, which contain no escapable bytes); fall
-        // back to "everything after the pattern's segment count".
-        path.len()
     } else {
         path.len()
     };
     Resolution::Route {
         index,
-        path,
+        path: Cow::Owned(path),
         resource_start,
     }
+}
+
+/// The common case without allocation: a clean path without `%` escapes. Its segments are
+/// literal, so a prefix route matches iff the path starts with the route path, and an exact
+/// route iff the path equals it. Anything else (no match, escapes, unclean) takes the general
+/// path, which also decides redirects and 404s.
+fn fast_path<'a>(patterns: &[&str], raw: &'a str) -> Option<Resolution<'a>> {
+    if !raw.starts_with('/') || raw.contains('%') || !is_clean(raw) {
+        return None;
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for (i, p) in patterns.iter().enumerate() {
+        if p.ends_with('/') {
+            if raw.starts_with(p) && best.is_none_or(|(_, len)| p.len() > len) {
+                best = Some((i, p.len()));
+            }
+        } else if raw == *p {
+            return Some(Resolution::Route {
+                index: i,
+                path: Cow::Borrowed(raw.as_bytes()),
+                resource_start: raw.len(),
+            });
+        }
+    }
+    best.map(|(index, len)| Resolution::Route {
+        index,
+        path: Cow::Borrowed(raw.as_bytes()),
+        resource_start: len,
+    })
+}
+
+/// `true` if Go's `cleanPath` would leave `p` (rooted) unchanged.
+fn is_clean(p: &str) -> bool {
+    !(p.contains("//")
+        || p.contains("/./")
+        || p.contains("/../")
+        || p.ends_with("/.")
+        || p.ends_with("/.."))
 }
 
 /// Go `http.Redirect`'s post-processing of a local redirect target: split the query, clean
@@ -333,14 +379,17 @@ mod tests {
     ];
 
     fn route(raw: &str) -> (usize, String, String) {
-        match resolve(ROUTES, raw, None) {
+        let general = resolve_slow(ROUTES, raw, None);
+        let fast = resolve(ROUTES, raw, None);
+        assert_eq!(fast, general, "{raw}");
+        match fast {
             Resolution::Route {
                 index,
                 path,
                 resource_start,
             } => (
                 index,
-                String::from_utf8(path.clone()).unwrap(),
+                String::from_utf8(path.to_vec()).unwrap(),
                 String::from_utf8(path[resource_start..].to_vec()).unwrap(),
             ),
             other => panic!("{raw}: {other:?}"),

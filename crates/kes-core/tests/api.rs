@@ -1318,7 +1318,7 @@ fn log_stream_vectors_decode() {
     let ours = kes_core::AuditEvent {
         time: start(),
         level: kes_core::Level::INFO,
-        message: "m".into(),
+        message: std::borrow::Cow::Borrowed("m"),
         method: "GET".into(),
         path: "/v1/log/audit".into(),
         ip: None,
