@@ -1,0 +1,807 @@
+//! Connections: TLS handshake, HTTP/1.1 or HTTP/2 (by ALPN) with hyper, timeouts, body
+//! limits, and the bridge into [`kes_core::Server::handle`].
+//!
+//! Timeouts (spec §1.2, §1.5), as Go's `net/http` applies them in KES:
+//! * the TLS handshake must finish within [`HttpSettings::handshake_timeout`] (5 s);
+//! * HTTP/1.1: once the first byte of a request has arrived (or, on a fresh connection, once
+//!   the handshake is done) its header must be complete within
+//!   [`HttpSettings::header_timeout`] (5 s), or the connection is closed without a response.
+//!   hyper's own header timeout also runs while a keep-alive connection waits for its next
+//!   request, so this shell tracks the phases itself (`ConnState`);
+//! * a connection without requests in flight for [`HttpSettings::idle_timeout`] (90 s) is
+//!   shut down gracefully (HTTP/2: GOAWAY);
+//! * every request has its route's deadline ([`kes_core::RouteInfo::timeout`]) for reading the
+//!   body, handling it and writing the response; when it passes the stream (HTTP/2) or the
+//!   connection (HTTP/1.1) is aborted without an HTTP error, as KES's write deadline does.
+//!
+//! Bodies are read only up to the route's limit plus one byte: kes-core then answers 400
+//! without the rest ever being read.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::{Buf, Bytes};
+use futures_core::Stream;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use kes_core::{Body, BodyStream, Level, Peer, RequestContext, Server};
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::time::{Instant, Sleep};
+use zeroize::Zeroizing;
+
+use crate::sink::error_line;
+
+/// Connection-level timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Time for the TLS handshake (Go derives it from the header timeout: 5 s).
+    pub handshake_timeout: Duration,
+    /// Time from the first byte of a request to the end of its header (Go
+    /// `ReadHeaderTimeout`, 5 s). HTTP/1.1 only; HTTP/2 frames its headers itself.
+    pub header_timeout: Duration,
+    /// Time a connection may stay without a request in flight (Go `IdleTimeout`, 90 s).
+    pub idle_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// What every connection of a listener shares.
+pub(crate) struct Listener {
+    pub(crate) server: Arc<Server>,
+    pub(crate) tls: Arc<ArcSwap<ServerConfig>>,
+    pub(crate) settings: HttpSettings,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) conns: Arc<ConnTracker>,
+    /// The current `log.error` level, for errors the shell itself reports.
+    pub(crate) error_level: Arc<AtomicI32>,
+}
+
+impl Listener {
+    fn log_error(&self, level: Level, message: &str) {
+        if Level(self.error_level.load(Ordering::Relaxed)).enabled(level) {
+            crate::sink::write_stderr(&error_line(SystemTime::now(), level, message));
+        }
+    }
+}
+
+/// Counts open connections, so shutdown can wait for them.
+#[derive(Debug, Default)]
+pub(crate) struct ConnTracker {
+    open: AtomicUsize,
+    closed: Notify,
+}
+
+impl ConnTracker {
+    fn enter(self: &Arc<Self>) -> ConnGuard {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        ConnGuard(self.clone())
+    }
+
+    /// Number of open connections.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Waits until no connection is open.
+    pub(crate) async fn wait_closed(&self) {
+        loop {
+            let notified = self.closed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct ConnGuard(Arc<ConnTracker>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.closed.notify_waiters();
+        }
+    }
+}
+
+/// Accepts connections until shutdown is signalled; each runs in its own task.
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Listener>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            biased;
+            () = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, remote)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let guard = shared.conns.enter();
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        serve_connection(tcp, remote, &shared).await;
+                        drop(guard);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn serve_connection(tcp: TcpStream, remote: SocketAddr, shared: &Arc<Listener>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.load_full());
+    let tls =
+        match tokio::time::timeout(shared.settings.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                shared.log_error(
+                    Level::INFO,
+                    &format!("http: TLS handshake error from {remote}: {e}"),
+                );
+                return;
+            }
+            Err(_) => {
+                shared.log_error(
+                    Level::INFO,
+                    &format!("http: TLS handshake error from {remote}: timeout"),
+                );
+                return;
+            }
+        };
+    let (_, session) = tls.get_ref();
+    let peer = match session.peer_certificates() {
+        Some(chain) => Peer::from_certificates(chain),
+        None => Peer::NoCertificate,
+    };
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let state = Arc::new(ConnState::new(
+        if h2 {
+            None
+        } else {
+            Some(shared.settings.header_timeout)
+        },
+        shared.settings.idle_timeout,
+    ));
+    let io = TokioIo::new(Tracked {
+        inner: tls,
+        state: state.clone(),
+        write_timer: None,
+    });
+    let service = Service {
+        shared: shared.clone(),
+        peer,
+        remote,
+        conn: state.clone(),
+    };
+    let shutdown = shared.shutdown.clone();
+    let result = if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        let conn = builder.serve_connection(io, service);
+        drive(conn, &state, shutdown).await
+    } else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .keep_alive(true);
+        let conn = builder.serve_connection(io, service);
+        drive(conn, &state, shutdown).await
+    };
+    if let Err(e) = result {
+        tracing::debug!("connection from {remote} ended: {e}");
+    }
+}
+
+/// A hyper server connection that can be shut down gracefully.
+trait Graceful: Future<Output = Result<(), hyper::Error>> {
+    fn shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: HttpBody + 'static,
+    <S::ResBody as HttpBody>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: HttpBody + 'static,
+    <S::ResBody as HttpBody>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs `conn` and enforces the header and idle timeouts and graceful shutdown.
+async fn drive<C: Graceful>(
+    conn: C,
+    state: &ConnState,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), hyper::Error> {
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        let changed = state.changed.notified();
+        let timer = state.next_timeout(closing);
+        let sleep_until = timer.map_or_else(far_future, |(at, _)| at);
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            () = changed => {}
+            () = tokio::time::sleep_until(sleep_until), if timer.is_some() => {
+                match state.next_timeout(closing) {
+                    Some((at, Timeout::Header)) if at <= Instant::now() => {
+                        // Go closes the connection without a response.
+                        return Ok(());
+                    }
+                    Some((at, Timeout::Idle)) if at <= Instant::now() => {
+                        conn.as_mut().shutdown();
+                        closing = true;
+                    }
+                    _ => {}
+                }
+            }
+            () = stopped(&mut shutdown), if !closing => {
+                conn.as_mut().shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+/// Resolves once shutdown has been signalled (or the sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timeout {
+    Header,
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request in flight, nothing received since the last response.
+    Idle,
+    /// Bytes of a request header have arrived (HTTP/1.1).
+    Header,
+    /// Requests in flight.
+    Busy,
+}
+
+#[derive(Debug)]
+struct PhaseState {
+    phase: Phase,
+    since: Instant,
+    in_flight: usize,
+    /// Deadline of the current HTTP/1.1 response, for writes.
+    write_deadline: Option<Instant>,
+}
+
+/// The timing state of one connection, shared by the IO wrapper, the service and the driver.
+#[derive(Debug)]
+struct ConnState {
+    inner: Mutex<PhaseState>,
+    changed: Notify,
+    header_timeout: Option<Duration>,
+    idle_timeout: Duration,
+}
+
+impl ConnState {
+    fn new(header_timeout: Option<Duration>, idle_timeout: Duration) -> Self {
+        // A fresh HTTP/1.1 connection must send its first header in time (Go arms the header
+        // deadline right after the handshake); HTTP/2 starts idle.
+        let phase = if header_timeout.is_some() {
+            Phase::Header
+        } else {
+            Phase::Idle
+        };
+        Self {
+            inner: Mutex::new(PhaseState {
+                phase,
+                since: Instant::now(),
+                in_flight: 0,
+                write_deadline: None,
+            }),
+            changed: Notify::new(),
+            header_timeout,
+            idle_timeout,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PhaseState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn on_read(&self) {
+        if self.header_timeout.is_none() {
+            return;
+        }
+        let mut s = self.lock();
+        if s.phase == Phase::Idle {
+            s.phase = Phase::Header;
+            s.since = Instant::now();
+            drop(s);
+            self.changed.notify_one();
+        }
+    }
+
+    fn request_started(&self, write_deadline: Option<Instant>) {
+        let mut s = self.lock();
+        s.in_flight += 1;
+        s.phase = Phase::Busy;
+        // HTTP/1.1 answers one request at a time, so the connection's writes belong to this
+        // response. HTTP/2 multiplexes: there the deadline only bounds the handler.
+        if self.header_timeout.is_some() {
+            s.write_deadline = write_deadline;
+        }
+        drop(s);
+        self.changed.notify_one();
+    }
+
+    fn request_finished(&self) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if s.in_flight == 0 {
+            s.phase = Phase::Idle;
+            s.since = Instant::now();
+        }
+        drop(s);
+        self.changed.notify_one();
+    }
+
+    fn write_deadline(&self) -> Option<Instant> {
+        self.lock().write_deadline
+    }
+
+    /// The next timeout and when it fires. Once the connection is closing only the header
+    /// timeout still applies.
+    fn next_timeout(&self, closing: bool) -> Option<(Instant, Timeout)> {
+        let s = self.lock();
+        match s.phase {
+            Phase::Busy => None,
+            Phase::Header => self.header_timeout.map(|t| (s.since + t, Timeout::Header)),
+            Phase::Idle if closing => None,
+            Phase::Idle => Some((s.since + self.idle_timeout, Timeout::Idle)),
+        }
+    }
+}
+
+/// The TLS stream, reporting reads to the [`ConnState`] and enforcing the response write
+/// deadline while a write waits for the client.
+struct Tracked<S> {
+    inner: S,
+    state: Arc<ConnState>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> Tracked<S> {
+    /// Called when a write is pending: fails it once the response deadline has passed.
+    fn check_write_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(deadline) = self.state.write_deadline() else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .write_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "response deadline exceeded",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.on_read();
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => self.check_write_deadline(cx).map_ok(|()| 0),
+            ready => ready,
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => self.check_write_deadline(cx).map_ok(|()| 0),
+            ready => ready,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.check_write_deadline(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Marks a request as in flight until the response body is done or dropped.
+pub(crate) struct InFlight(Arc<ConnState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
+}
+
+/// Why a request was aborted without a response.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Abort {
+    /// The route's deadline passed.
+    #[error("response deadline exceeded")]
+    Deadline,
+    /// Reading the request body failed.
+    #[error("failed to read request body: {0}")]
+    Body(#[source] hyper::Error),
+}
+
+#[derive(Clone)]
+struct Service {
+    shared: Arc<Listener>,
+    peer: Peer,
+    remote: SocketAddr,
+    conn: Arc<ConnState>,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for Service {
+    type Response = hyper::Response<ResponseBody>;
+    type Error = Abort;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Abort>> + Send>>;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.handle(req).await })
+    }
+}
+
+impl Service {
+    async fn handle(
+        self,
+        req: hyper::Request<Incoming>,
+    ) -> Result<hyper::Response<ResponseBody>, Abort> {
+        let now = SystemTime::now();
+        let start = Instant::now();
+        let server = &self.shared.server;
+        let (parts, body) = req.into_parts();
+        let raw_path = match parts.uri.path() {
+            "" => "/",
+            p => p,
+        };
+        let route = server.route(parts.method.as_str(), raw_path);
+        let deadline = route.timeout.map(|t| start + t);
+        self.conn.request_started(deadline);
+        let in_flight = InFlight(self.conn.clone());
+
+        let work = async {
+            let body = read_body(body, route.max_body).await?;
+            let request = kes_core::Request {
+                method: parts.method.as_str().to_owned(),
+                raw_path: raw_path.to_owned(),
+                query: parts.uri.query().map(str::to_owned),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body,
+            };
+            let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
+            Ok::<_, Abort>(server.handle(ctx, request).await)
+        };
+        let response = match deadline {
+            Some(at) => tokio::time::timeout_at(at, work)
+                .await
+                .map_err(|_| Abort::Deadline)??,
+            None => work.await?,
+        };
+        Ok(self.to_hyper(response, deadline, in_flight))
+    }
+
+    fn to_hyper(
+        &self,
+        response: kes_core::Response,
+        deadline: Option<Instant>,
+        in_flight: InFlight,
+    ) -> hyper::Response<ResponseBody> {
+        let mut body = ResponseBody {
+            kind: Kind::Empty,
+            deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            stop: None,
+            _in_flight: in_flight,
+        };
+        let mut empty = false;
+        match response.body {
+            Body::Empty => empty = true,
+            Body::Full(bytes) => body.kind = Kind::Full(Some(bytes)),
+            Body::Stream(stream) => {
+                let mut shutdown = self.shared.shutdown.clone();
+                body.kind = Kind::Stream(stream);
+                body.stop = Some(Box::pin(async move { stopped(&mut shutdown).await }));
+            }
+        }
+        let mut out = hyper::Response::new(body);
+        *out.status_mut() = http::StatusCode::from_u16(response.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = out.headers_mut();
+        for (name, value) in &response.headers {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.append(*name, value);
+            }
+        }
+        if empty {
+            headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from_static("0"),
+            );
+        }
+        out
+    }
+}
+
+/// Reads at most `max_body + 1` bytes: enough for kes-core to tell that a body is too large,
+/// without reading the rest of it.
+async fn read_body(mut body: Incoming, max_body: u64) -> Result<Vec<u8>, Abort> {
+    let limit = usize::try_from(max_body.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut buf = Vec::new();
+    if let Some(len) = body.size_hint().exact() {
+        buf.reserve(usize::try_from(len).unwrap_or(limit).min(limit));
+    }
+    while buf.len() < limit {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => return Err(Abort::Body(e)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let take = data.len().min(limit - buf.len());
+                    buf.extend_from_slice(data.get(..take).unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(buf)
+}
+
+pub(crate) enum Kind {
+    Empty,
+    Full(Option<Zeroizing<Vec<u8>>>),
+    Stream(BodyStream),
+}
+
+/// A response body: empty, one zeroizing buffer, or a log stream; bounded by the route's
+/// deadline; log streams end at shutdown.
+pub(crate) struct ResponseBody {
+    kind: Kind,
+    deadline: Option<Pin<Box<Sleep>>>,
+    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    _in_flight: InFlight,
+}
+
+impl HttpBody for ResponseBody {
+    type Data = Chunk;
+    type Error = Abort;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Chunk>, Abort>>> {
+        let this = &mut *self;
+        if let Some(deadline) = this.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err(Abort::Deadline)));
+            }
+        }
+        match &mut this.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .map(|b| Ok(Frame::data(Chunk::Secret { bytes: b, pos: 0 }))),
+            ),
+            Kind::Stream(stream) => {
+                if let Some(stop) = this.stop.as_mut() {
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                }
+                match Pin::new(stream).poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        Poll::Ready(Some(Ok(Frame::data(Chunk::Plain(Bytes::from(item))))))
+                    }
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Empty | Kind::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// A chunk of response data. Full bodies (which may carry plaintext data keys) stay in their
+/// zeroizing buffer until hyper has copied them out.
+pub(crate) enum Chunk {
+    Secret {
+        bytes: Zeroizing<Vec<u8>>,
+        pos: usize,
+    },
+    Plain(Bytes),
+}
+
+impl Buf for Chunk {
+    fn remaining(&self) -> usize {
+        match self {
+            Chunk::Secret { bytes, pos } => bytes.len().saturating_sub(*pos),
+            Chunk::Plain(b) => b.remaining(),
+        }
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Chunk::Secret { bytes, pos } => bytes.get(*pos..).unwrap_or_default(),
+            Chunk::Plain(b) => b.chunk(),
+        }
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        match self {
+            Chunk::Secret { bytes, pos } => *pos = pos.saturating_add(cnt).min(bytes.len()),
+            Chunk::Plain(b) => b.advance(cnt.min(b.remaining())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_reads_and_advances() {
+        let mut c = Chunk::Secret {
+            bytes: Zeroizing::new(b"hello".to_vec()),
+            pos: 0,
+        };
+        assert_eq!(c.remaining(), 5);
+        c.advance(2);
+        assert_eq!(c.chunk(), b"llo");
+        c.advance(10);
+        assert_eq!(c.remaining(), 0);
+        assert_eq!(c.chunk(), b"");
+        let mut p = Chunk::Plain(Bytes::from_static(b"ab"));
+        p.advance(1);
+        assert_eq!(p.chunk(), b"b");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn header_then_busy_then_idle_timeouts() {
+        let s = ConnState::new(Some(Duration::from_secs(5)), Duration::from_secs(90));
+        // Fresh HTTP/1.1 connection: the header timeout runs.
+        let (at, kind) = s.next_timeout(false).unwrap();
+        assert_eq!(kind, Timeout::Header);
+        assert_eq!(at - Instant::now(), Duration::from_secs(5));
+        s.request_started(None);
+        assert_eq!(s.next_timeout(false), None);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s.request_finished();
+        let (at, kind) = s.next_timeout(false).unwrap();
+        assert_eq!(kind, Timeout::Idle);
+        assert_eq!(at - Instant::now(), Duration::from_secs(90));
+        assert_eq!(s.next_timeout(true), None);
+        // The next request's first bytes start the header timeout again.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        s.on_read();
+        let (at, kind) = s.next_timeout(false).unwrap();
+        assert_eq!(kind, Timeout::Header);
+        assert_eq!(at - Instant::now(), Duration::from_secs(5));
+        // Reads while busy change nothing.
+        s.request_started(None);
+        s.on_read();
+        assert_eq!(s.next_timeout(false), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_has_no_header_timeout() {
+        let s = ConnState::new(None, Duration::from_secs(90));
+        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+        s.on_read();
+        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+        s.request_started(None);
+        s.request_started(None);
+        s.request_finished();
+        assert_eq!(s.next_timeout(false), None);
+        s.request_finished();
+        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+    }
+}
