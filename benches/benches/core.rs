@@ -13,7 +13,13 @@
 //! The handler futures never wait here (in-memory store, warm cache), so they are polled with
 //! a no-op waker: no executor overhead is charged to the core.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::future::Future;
 use std::hint::black_box;
@@ -138,6 +144,53 @@ fn core(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // A noise-robust pairing for shared machines: alternate batches of the core request and
+    // its floor and keep each one's fastest batch. Printed as the per-request overhead.
+    let batches = 300;
+    let per_batch = 200;
+    let mut best = [f64::MAX; 4];
+    for _ in 0..batches {
+        let ops: [&dyn Fn(); 4] = [
+            &|| {
+                let r = ready(server.handle(admin.clone(), generate.clone()));
+                black_box(r);
+            },
+            &|| {
+                black_box((admin.clone(), generate.clone()));
+                black_box(version.generate_dek(black_box(CONTEXT)).unwrap());
+            },
+            &|| {
+                let r = ready(server.handle(app.clone(), decrypt.clone()));
+                black_box(r);
+            },
+            &|| {
+                black_box((app.clone(), decrypt.clone()));
+                black_box(
+                    version
+                        .decrypt(black_box(dek.ciphertext()), CONTEXT)
+                        .unwrap(),
+                );
+            },
+        ];
+        for (i, op) in ops.iter().enumerate() {
+            let start = std::time::Instant::now();
+            for _ in 0..per_batch {
+                op();
+            }
+            let ns = start.elapsed().as_nanos() as f64 / f64::from(per_batch);
+            best[i] = best[i].min(ns);
+        }
+    }
+    println!(
+        "paired minimum: core generate {:.0} ns vs floor {:.0} ns (+{:.0} ns); core decrypt (policy) {:.0} ns vs floor {:.0} ns (+{:.0} ns)",
+        best[0],
+        best[1],
+        best[0] - best[1],
+        best[2],
+        best[3],
+        best[2] - best[3]
+    );
 }
 
 criterion_group! {

@@ -32,8 +32,9 @@ pub(crate) struct Call<'a> {
     pub(crate) path: &'a str,
     /// The percent-decoded resource after the route prefix (lossy UTF-8).
     pub(crate) resource: &'a str,
-    /// The caller, once authenticated or identified.
-    pub(crate) identity: Option<Identity>,
+    /// The caller, once authenticated or identified (borrowed from the context unless a TLS
+    /// proxy forwarded it).
+    pub(crate) identity: Option<Cow<'a, Identity>>,
     /// Client IP for events.
     pub(crate) ip: Option<IpAddr>,
     /// Audit message override (e.g. `secret key 'k' created`).
@@ -43,7 +44,7 @@ pub(crate) struct Call<'a> {
 impl Call<'_> {
     /// The caller's identity string, empty when unknown.
     pub(crate) fn identity_str(&self) -> &str {
-        self.identity.as_ref().map_or("", Identity::as_str)
+        self.identity.as_deref().map_or("", Identity::as_str)
     }
 
     /// Emits an error-log event for this request.
@@ -57,7 +58,7 @@ impl Call<'_> {
                 method: self.req.method.clone(),
                 path: self.path.to_owned(),
                 ip: self.ip,
-                identity: self.identity.as_ref().map(|i| i.as_str().to_owned()),
+                identity: self.identity.as_deref().map(|i| i.as_str().to_owned()),
             },
         );
     }
@@ -91,21 +92,21 @@ pub(crate) async fn handle(
     let (response, audit_path, identity, ip, message) = match resolution {
         Resolution::BadRequest => (
             plain(400, "400 Bad Request"),
-            req.raw_path.clone(),
+            Cow::Borrowed(req.raw_path.as_str()),
             None,
             remote_ip,
             None,
         ),
         Resolution::NotFound => (
             not_found(),
-            lossy_decoded(&req.raw_path),
+            Cow::Owned(lossy_decoded(&req.raw_path)),
             None,
             remote_ip,
             None,
         ),
         Resolution::Redirect(location) => (
             redirect(&req.method, location),
-            lossy_decoded(&req.raw_path),
+            Cow::Owned(lossy_decoded(&req.raw_path)),
             None,
             remote_ip,
             None,
@@ -113,13 +114,11 @@ pub(crate) async fn handle(
         Resolution::Route {
             index,
             path,
-            resource_start,
+            resource,
         } => {
             let Some(route) = state.routes.get(index) else {
                 return not_found();
             };
-            let path_str = String::from_utf8_lossy(&path);
-            let resource = String::from_utf8_lossy(path.get(resource_start..).unwrap_or(&[]));
             let metered = route.metrics == RouteMetrics::Requests;
             let _active = if metered {
                 server.shared.metrics.request_started();
@@ -134,7 +133,7 @@ pub(crate) async fn handle(
                 req: &req,
                 route,
                 body: &body,
-                path: &path_str,
+                path: &path,
                 resource: &resource,
                 identity: None,
                 ip: remote_ip,
@@ -150,19 +149,30 @@ pub(crate) async fn handle(
                     .metrics
                     .request_observed(response.status, latency);
             }
-            let identity = call.identity.map(|i| i.as_str().to_owned());
-            let (ip, message) = (call.ip, call.audit_message);
-            (response, path_str.into_owned(), identity, ip, message)
+            let Call {
+                identity,
+                ip,
+                audit_message,
+                ..
+            } = call;
+            // A borrowed identity is the peer's own; re-borrow it from the context so that
+            // the event does not hold on to the call.
+            let identity = match identity {
+                None => None,
+                Some(Cow::Borrowed(_)) => ctx.peer.identity().map(|i| Cow::Borrowed(i.as_str())),
+                Some(Cow::Owned(i)) => Some(Cow::Owned(String::from(i))),
+            };
+            (response, path, identity, ip, audit_message)
         }
     };
 
     server.emit_audit(
         state,
-        AuditEvent {
+        &AuditEvent {
             time: ctx.now,
             level: Level::INFO,
             message: message.map_or(Cow::Borrowed("http request"), Cow::Owned),
-            method: req.method.clone(),
+            method: Cow::Borrowed(&req.method),
             path: audit_path,
             ip,
             identity,
@@ -211,7 +221,7 @@ async fn serve(call: &mut Call<'_>) -> HandlerResult {
 }
 
 /// The caller's identity (spec §2.1, §2.4), or the 400 KES answers when there is none.
-fn authenticate(call: &mut Call<'_>) -> Result<Identity, ApiError> {
+fn authenticate<'a>(call: &mut Call<'a>) -> Result<Cow<'a, Identity>, ApiError> {
     let identity = match &call.ctx.peer {
         Peer::Certificate(identity) => identity,
         Peer::Insecure => return Err(ApiError::tls_required()),
@@ -220,10 +230,10 @@ fn authenticate(call: &mut Call<'_>) -> Result<Identity, ApiError> {
         _ => return Err(ApiError::from_static(400, "invalid client certificate")),
     };
     let Some(proxy) = call.state.proxy.as_ref() else {
-        return Ok(identity.clone());
+        return Ok(Cow::Borrowed(identity));
     };
     if !proxy.identities.contains(identity) {
-        return Ok(identity.clone());
+        return Ok(Cow::Borrowed(identity));
     }
     if let Some(ip) = crate::proxy::forwarded_for(call.req) {
         call.ip = Some(ip);
@@ -234,12 +244,12 @@ fn authenticate(call: &mut Call<'_>) -> Result<Identity, ApiError> {
             return Err(ApiError::from_static(403, ""));
         }
     }
-    Ok(cert.identity())
+    Ok(Cow::Owned(cert.identity()))
 }
 
 /// Admin bypass, then the identity's policy (deny before allow).
 fn authorize(call: &Call<'_>) -> Result<(), ApiError> {
-    let Some(identity) = call.identity.as_ref() else {
+    let Some(identity) = call.identity.as_deref() else {
         return Err(ApiError::not_allowed());
     };
     match call
@@ -333,9 +343,9 @@ fn lossy_decoded(raw: &str) -> String {
 
 impl Server {
     /// Sends an audit event to the sink (level-filtered) and to subscribers.
-    pub(crate) fn emit_audit(&self, state: &State, ev: AuditEvent) {
+    pub(crate) fn emit_audit(&self, state: &State, ev: &AuditEvent<'_>) {
         if state.audit_level.enabled(ev.level) {
-            self.shared.env.sink.audit(&ev);
+            self.shared.env.sink.audit(ev);
         }
         let logs = &self.shared.logs.audit;
         if !logs.is_empty() && stream_level(state.audit_level).enabled(ev.level) {

@@ -66,23 +66,24 @@ impl Default for Level {
     }
 }
 
-/// One request as the audit log records it.
+/// One request as the audit log records it. It borrows from the request it describes (the
+/// core builds one per request without copying); [`AuditEvent::into_owned`] detaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
+pub struct AuditEvent<'a> {
     /// When the request arrived.
     pub time: SystemTime,
     /// Level of the record (always `INFO` for audit records).
     pub level: Level,
     /// Human-readable summary, e.g. `secret key 'k' created`.
-    pub message: Cow<'static, str>,
+    pub message: Cow<'a, str>,
     /// HTTP method.
-    pub method: String,
+    pub method: Cow<'a, str>,
     /// Percent-decoded request path.
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// Client IP (the first `X-Forwarded-For` entry for TLS-proxy requests).
     pub ip: Option<IpAddr>,
     /// Client identity, when one could be computed.
-    pub identity: Option<String>,
+    pub identity: Option<Cow<'a, str>>,
     /// Response status code.
     pub status: u16,
     /// Time from arrival until the response was ready.
@@ -109,7 +110,22 @@ pub struct ErrorEvent {
     pub identity: Option<String>,
 }
 
-impl AuditEvent {
+impl AuditEvent<'_> {
+    /// The same event owning all its text.
+    pub fn into_owned(self) -> AuditEvent<'static> {
+        AuditEvent {
+            time: self.time,
+            level: self.level,
+            message: Cow::Owned(self.message.into_owned()),
+            method: Cow::Owned(self.method.into_owned()),
+            path: Cow::Owned(self.path.into_owned()),
+            ip: self.ip,
+            identity: self.identity.map(|i| Cow::Owned(i.into_owned())),
+            status: self.status,
+            latency: self.latency,
+        }
+    }
+
     /// The record in KES's `slog` text format (no trailing newline):
     /// `time=… level=INFO msg="…" req.method=PUT req.path=/v1/key/create/k req.ip=1.2.3.4
     /// req.identity=… res.code=200 res.time=1.23ms`.
@@ -193,7 +209,7 @@ impl ErrorEvent {
 /// they run on the request path.
 pub trait EventSink: Send + Sync {
     /// An audit record (already filtered by the `log.audit` level).
-    fn audit(&self, ev: &AuditEvent);
+    fn audit(&self, ev: &AuditEvent<'_>);
     /// An error-log record (already filtered by the `log.error` level).
     fn error(&self, ev: &ErrorEvent);
 }
@@ -203,7 +219,7 @@ pub trait EventSink: Send + Sync {
 pub struct NoopSink;
 
 impl EventSink for NoopSink {
-    fn audit(&self, _: &AuditEvent) {}
+    fn audit(&self, _: &AuditEvent<'_>) {}
     fn error(&self, _: &ErrorEvent) {}
 }
 

@@ -495,7 +495,7 @@ fn identity_describe(call: &Call<'_>) -> HandlerResult {
 
 fn identity_self_describe(call: &Call<'_>) -> HandlerResult {
     let state = call.state;
-    let Some(identity) = call.identity.as_ref() else {
+    let Some(identity) = call.identity.as_deref() else {
         return Err(ApiError::identity_not_found());
     };
     if state.admin.as_ref() == Some(identity) {

@@ -16,15 +16,16 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Resolution<'a> {
     /// A route matched. `index` points into the table; `path` is the fully percent-decoded
-    /// request path (Go `URL.Path`), used for policy evaluation; the resource is the part of
-    /// `path` after the route prefix.
+    /// request path (Go `URL.Path`), used for policy evaluation; `resource` is the part of it
+    /// after the route prefix. Both are lossy UTF-8 (decoded bytes need not be UTF-8; such
+    /// names and patterns are invalid anyway).
     Route {
         /// Index of the matched route in the table passed to [`resolve`].
         index: usize,
-        /// The percent-decoded path, as bytes (it need not be UTF-8).
-        path: Cow<'a, [u8]>,
-        /// Byte offset in `path` where the resource starts.
-        resource_start: usize,
+        /// The percent-decoded path.
+        path: Cow<'a, str>,
+        /// The percent-decoded resource.
+        resource: Cow<'a, str>,
     },
     /// `301 Moved Permanently` to this location (already escaped, query appended).
     Redirect(String),
@@ -88,10 +89,11 @@ fn resolve_slow<'a>(patterns: &[&str], raw_path: &'a str, query: Option<&str>) -
     } else {
         path.len()
     };
+    let resource = String::from_utf8_lossy(path.get(resource_start..).unwrap_or(&[])).into_owned();
     Resolution::Route {
         index,
-        path: Cow::Owned(path),
-        resource_start,
+        path: Cow::Owned(String::from_utf8_lossy(&path).into_owned()),
+        resource: Cow::Owned(resource),
     }
 }
 
@@ -112,15 +114,15 @@ fn fast_path<'a>(patterns: &[&str], raw: &'a str) -> Option<Resolution<'a>> {
         } else if raw == *p {
             return Some(Resolution::Route {
                 index: i,
-                path: Cow::Borrowed(raw.as_bytes()),
-                resource_start: raw.len(),
+                path: Cow::Borrowed(raw),
+                resource: Cow::Borrowed(""),
             });
         }
     }
     best.map(|(index, len)| Resolution::Route {
         index,
-        path: Cow::Borrowed(raw.as_bytes()),
-        resource_start: len,
+        path: Cow::Borrowed(raw),
+        resource: Cow::Borrowed(raw.get(len..).unwrap_or("")),
     })
 }
 
@@ -386,12 +388,8 @@ mod tests {
             Resolution::Route {
                 index,
                 path,
-                resource_start,
-            } => (
-                index,
-                String::from_utf8(path.to_vec()).unwrap(),
-                String::from_utf8(path[resource_start..].to_vec()).unwrap(),
-            ),
+                resource,
+            } => (index, path.into_owned(), resource.into_owned()),
             other => panic!("{raw}: {other:?}"),
         }
     }

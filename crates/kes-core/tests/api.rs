@@ -1227,7 +1227,7 @@ async fn audit_event_per_request() {
     assert_eq!(audit[0].ip, Some("10.0.0.7".parse().unwrap()));
     assert_eq!(audit[0].method, "PUT");
     assert_eq!(
-        (audit[1].status, audit[1].path.as_str()),
+        (audit[1].status, audit[1].path.as_ref()),
         (403, "/v1/status")
     );
     assert_eq!((audit[2].status, audit[2].identity.as_deref()), (404, None));

@@ -46,13 +46,13 @@ impl Clock for ManualClock {
 /// Records every event it receives.
 #[derive(Default)]
 pub struct MemSink {
-    pub audit: Mutex<Vec<AuditEvent>>,
+    pub audit: Mutex<Vec<AuditEvent<'static>>>,
     pub error: Mutex<Vec<ErrorEvent>>,
 }
 
 impl EventSink for MemSink {
-    fn audit(&self, ev: &AuditEvent) {
-        self.audit.lock().unwrap().push(ev.clone());
+    fn audit(&self, ev: &AuditEvent<'_>) {
+        self.audit.lock().unwrap().push(ev.clone().into_owned());
     }
     fn error(&self, ev: &ErrorEvent) {
         self.error.lock().unwrap().push(ev.clone());
