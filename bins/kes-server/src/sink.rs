@@ -73,7 +73,7 @@ fn writer(rx: &Receiver<Line>) {
 }
 
 impl EventSink for StdioSink {
-    fn audit(&self, ev: &AuditEvent) {
+    fn audit(&self, ev: &AuditEvent<'_>) {
         let _ = self.tx.send(Line::Out(ev.to_text()));
     }
 
