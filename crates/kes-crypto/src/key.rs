@@ -369,27 +369,34 @@ const TOO_LONG: Error = Error::Malformed {
 };
 
 /// Derives the per-ciphertext sub-key and builds the AEAD key from it.
+///
+/// Always inlined: ring's AES-GCM key is several hundred bytes, and building
+/// it in place in the caller instead of returning it saves a measurable
+/// share of a 32-byte decryption (see `docs/benchmarks.md`).
+#[inline(always)]
 fn aead_key(
     algorithm: KeyAlgorithm,
     key: &[u8; KEY_LEN],
     iv: &[u8; IV_LEN],
 ) -> Result<aead::LessSafeKey> {
-    let mut sub_key = Zeroizing::new([0u8; KEY_LEN]);
-    let aead_alg = match algorithm {
+    // Both algorithms take exactly 32-byte keys, so `UnboundKey::new` does
+    // not fail. The sub-key goes straight into ring's key: ring's `hmac::Tag`
+    // cannot be wiped (it is a stack value), and the HChaCha20 output is
+    // wiped right after use.
+    let unbound = match algorithm {
         KeyAlgorithm::Aes256 => {
-            let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), iv);
-            sub_key.copy_from_slice(tag.as_ref());
-            &aead::AES_256_GCM
+            let sub_key = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), iv);
+            aead::UnboundKey::new(&aead::AES_256_GCM, sub_key.as_ref())
         }
         KeyAlgorithm::ChaCha20 => {
-            let mut out = chacha20::hchacha::<chacha20::cipher::consts::U10>(key.into(), iv.into());
-            sub_key.copy_from_slice(out.as_slice());
-            out.as_mut_slice().zeroize();
-            &aead::CHACHA20_POLY1305
+            let mut sub_key =
+                chacha20::hchacha::<chacha20::cipher::consts::U10>(key.into(), iv.into());
+            let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, sub_key.as_slice());
+            sub_key.as_mut_slice().zeroize();
+            unbound
         }
     };
-    // Both algorithms take exactly 32-byte keys, so this does not fail.
-    aead::UnboundKey::new(aead_alg, sub_key.as_slice())
+    unbound
         .map(aead::LessSafeKey::new)
         .map_err(|_| Error::InvalidKey("the AEAD rejected the derived key"))
 }
