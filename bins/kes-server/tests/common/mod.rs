@@ -626,3 +626,58 @@ pub async fn once(
 ) -> Result<Resp, BoxError> {
     connect(addr, config).await?.send(method, path, body).await
 }
+
+/// A raw TLS connection (ALPN `http/1.1`) for tests that write HTTP bytes by hand.
+pub async fn raw_tls(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Reads until the peer closes the connection (or fails it); returns what was read.
+pub async fn read_to_close<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body from a raw stream.
+pub async fn read_response<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (u16, String) {
+    use tokio::io::AsyncReadExt as _;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&data).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = &text[..end];
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + len {
+                let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                let body = String::from_utf8_lossy(&data[end + 4..end + 4 + len]).into_owned();
+                return (status, body);
+            }
+        }
+        let n = r.read(&mut buf).await.expect("read failed");
+        assert!(n > 0, "connection closed before a full response: {text}");
+        data.extend_from_slice(&buf[..n]);
+    }
+}
