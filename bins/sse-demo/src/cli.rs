@@ -300,14 +300,14 @@ pub(crate) struct ExplainArgs {
 pub(crate) enum ConfigCommand {
     /// Encrypt stdin into MinIO's config format on stdout (KMS default key).
     Encrypt {
-        /// The item's path (e.g. config/iam/users/alice/identity.json → context
-        /// {".minio.sys":".minio.sys/<path>"}), or a JSON context object.
+        /// The item's PATH (e.g. config/iam/users/alice/identity.json; context
+        /// {".minio.sys":".minio.sys/PATH"}), or a JSON context object.
         #[arg(long, value_name = "TEXT")]
         context: Option<String>,
     },
     /// Decrypt MinIO's config format from stdin to stdout.
     Decrypt {
-        /// As for encrypt; MinIO's fallback context {".minio.sys":"<path>"} is tried too.
+        /// As for encrypt; MinIO's fallback context {".minio.sys":"PATH"} is tried too.
         #[arg(long, value_name = "TEXT")]
         context: Option<String>,
     },
