@@ -621,3 +621,47 @@ async fn example_configs_load_and_run() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_deadlines_abort_without_a_response() {
+    let setup = Setup::new();
+    let config = setup.config("", "api:\n  /v1/key/encrypt/:\n    timeout: 300ms\n");
+    let server = KesProcess::start(&["--config", config.to_str().unwrap()]);
+    let tls = setup.client(Some(&setup.admin), Http::H1);
+    let mut c = connect(server.addr, setup.client(Some(&setup.admin), Http::H1))
+        .await
+        .unwrap();
+    assert_eq!(c.call("POST", "/v1/key/create/k", "").await.status, 200);
+    let r = c.call("GET", "/v1/api", "").await;
+    let routes = r.json();
+    let encrypt = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/v1/key/encrypt/")
+        .unwrap();
+    assert_eq!(encrypt["timeout"], 0, "whole seconds: 300 ms rounds down");
+
+    let body = json!({ "plaintext": B64.encode(b"hi") }).to_string();
+    for (path, slow) in [("/v1/key/encrypt/k", true), ("/v1/key/decrypt/k", false)] {
+        let mut s = common::raw_tls(server.addr, tls.clone()).await;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        // The body arrives after 1 s: past the encrypt route's 300 ms deadline, well within
+        // decrypt's 15 s.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = s.write_all(body.as_bytes()).await;
+        let _ = s.flush().await;
+        if slow {
+            let rest = read_to_close(&mut s).await;
+            assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+        } else {
+            let (status, text) = read_response(&mut s).await;
+            assert_eq!(status, 400, "{text}"); // not a valid ciphertext, but answered
+        }
+    }
+}
