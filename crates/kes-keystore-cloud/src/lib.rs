@@ -1,6 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "entrust")]
+pub mod entrust;
 mod error;
+#[cfg(feature = "fortanix")]
+pub mod fortanix;
+#[cfg(feature = "gemalto")]
+pub mod gemalto;
+#[cfg(any(feature = "gemalto", feature = "fortanix", feature = "entrust"))]
+mod rest;
 pub mod transport;
 
 pub use error::{Error, Result};
