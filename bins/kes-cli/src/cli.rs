@@ -108,8 +108,13 @@ pub(crate) struct LsArgs {
     /// API key to authenticate to the KES server (default: $MINIO_KES_API_KEY).
     #[arg(short = 'a', long = "api-key", value_name = "KEY")]
     pub(crate) api_key: Option<String>,
-    /// Use the server HOST[:PORT] instead of $MINIO_KES_SERVER.
-    #[arg(short = 's', long = "server", value_name = "HOST[:PORT]")]
+    /// The server to use instead of $MINIO_KES_SERVER.
+    #[arg(
+        short = 's',
+        long = "server",
+        value_name = "HOST[:PORT]",
+        help = "Use the server HOST[:PORT] instead of $MINIO_KES_SERVER"
+    )]
     pub(crate) server: Option<String>,
     /// List identities.
     #[arg(short = 'i', long = "identity")]

@@ -65,11 +65,18 @@ fn print_fields(out: &Out, fields: &[(&str, &str)]) -> Result<()> {
         }
         return out.write(&text);
     }
-    let object: serde_json::Map<String, serde_json::Value> = fields
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
-        .collect();
-    out.write(&serde_json::to_string(&object)?)
+    // Field order as `kes` prints it (plaintext before ciphertext).
+    let mut json = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&serde_json::to_string(k)?);
+        json.push(':');
+        json.push_str(&serde_json::to_string(v)?);
+    }
+    json.push('}');
+    out.write(&json)
 }
 
 /// `key …`.

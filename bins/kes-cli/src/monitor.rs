@@ -82,7 +82,7 @@ struct StateJson<'a> {
     version: &'a str,
     os: &'a str,
     arch: &'a str,
-    uptime: f64,
+    uptime: u64,
     num_cpu: u64,
     num_cpu_used: u64,
     mem_heap_used: u64,
@@ -98,7 +98,7 @@ impl<'a> StateJson<'a> {
             version: &s.version,
             os: &s.os,
             arch: &s.arch,
-            uptime: s.uptime as f64,
+            uptime: s.uptime,
             num_cpu: s.num_cpu,
             num_cpu_used: s.num_cpu_used,
             mem_heap_used: s.mem_heap_used,
@@ -145,10 +145,11 @@ pub(crate) async fn status(args: StatusArgs, env: Env<'_>) -> Result<()> {
             None
         };
         if json {
-            json_values.push(match &apis {
-                Some(apis) => serde_json::to_value(apis)?,
-                None => serde_json::to_value(StateJson::new(&status))?,
-            });
+            let encoded = match &apis {
+                Some(apis) => kes_types::json::to_vec(apis)?,
+                None => kes_types::json::to_vec(&StateJson::new(&status))?,
+            };
+            json_values.push(String::from_utf8_lossy(&encoded).trim_end().to_owned());
             continue;
         }
         human_status(
@@ -162,9 +163,9 @@ pub(crate) async fn status(args: StatusArgs, env: Env<'_>) -> Result<()> {
         );
     }
     if json {
-        return match json_values.len() {
-            1 => out.json_line(&json_values.remove(0)),
-            _ => out.json_line(&json_values),
+        return match json_values.as_slice() {
+            [one] => out.line(one),
+            many => out.line(&format!("[{}]", many.join(","))),
         };
     }
     out.write(&text)
@@ -297,7 +298,7 @@ fn dashboard(out: &Out, m: &Metrics, previous: Option<&Metrics>, rate: Duration)
         ("OK [2xx]", m.request_ok, previous.map(|p| p.request_ok)),
         ("Err [4xx]", m.request_err, previous.map(|p| p.request_err)),
         (
-            "Err [5xx]",
+            "Fail [5xx]",
             m.request_fail,
             previous.map(|p| p.request_fail),
         ),

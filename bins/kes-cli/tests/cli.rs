@@ -139,6 +139,7 @@ fn key_commands_human_and_json() {
     let ctx = "YnVja2V0L29iamVjdA=="; // "bucket/object"
     let dek = env.run(&["key", "dek", "my-key", ctx]).ok();
     assert!(!dek.stdout.ends_with('\n'));
+    assert!(dek.stdout.starts_with("{\"plaintext\":\""), "{dek:?}");
     let dek = dek.json();
     let plaintext = dek["plaintext"].as_str().unwrap();
     let ciphertext = dek["ciphertext"].as_str().unwrap();
