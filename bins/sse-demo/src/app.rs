@@ -18,6 +18,7 @@ use crate::cli::{
 };
 use crate::kms::Kms;
 use crate::object::{self, PartPlan, PutOptions, SseChoice, need_kms};
+use crate::pipe::{ReadAhead, WriteBehind};
 use crate::progress::{Progress, human_bytes, human_duration, human_rate};
 use crate::setup::{self, Env};
 use crate::store::{self, ObjectMeta, Store};
@@ -254,14 +255,15 @@ fn put_cmd(app: &mut App<'_>, args: &PutArgs) -> Result<()> {
         },
         content_type: args.content_type.clone(),
     };
-    let (mut source, total): (Box<dyn Read>, Option<u64>) = if from_stdin {
-        (Box::new(io::stdin().lock()), None)
+    let (source, total): (Box<dyn Read + Send>, Option<u64>) = if from_stdin {
+        (Box::new(io::stdin()), None)
     } else {
         let f = fs::File::open(&args.file)
             .with_context(|| format!("cannot open '{}'", args.file.display()))?;
         let len = f.metadata().map(|m| m.len()).ok();
         (Box::new(f), len)
     };
+    let mut source = ReadAhead::new(source).context("cannot start the reader thread")?;
     let label = format!("put {bucket}/{object}");
     let progress = Progress::new(&label, total, app.quiet());
     let start = Instant::now();
@@ -314,13 +316,23 @@ fn get_cmd(app: &mut App<'_>, args: &GetArgs) -> Result<()> {
     let start = Instant::now();
     let name = format!("{bucket}/{object}");
     let written = if to_stdout {
-        let mut stdout = io::stdout().lock();
+        let mut stdout = WriteBehind::new(io::stdout()).context("cannot start the writer")?;
         let n = object::copy_out(&mut opened.reader, &mut stdout, &progress, &name)?;
-        stdout.flush().context("cannot write to stdout")?;
+        stdout.finish().context("cannot write to stdout")?;
         n
     } else {
         let path = args.out.clone().unwrap_or_default();
-        write_output_file(&path, &mut opened.reader, &progress, &name, store.sync())?
+        let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());
+        if special {
+            // A device or pipe (e.g. /dev/null): write in place, never rename over it.
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot open '{}'", path.display()))?;
+            object::copy_out(&mut opened.reader, &mut f, &progress, &name)?
+        } else {
+            write_output_file(&path, &mut opened.reader, &progress, &name, store.sync())?
+        }
     };
     progress.finish();
     let elapsed = start.elapsed();
@@ -369,16 +381,17 @@ fn write_output_file(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".sse-demo-get-")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in '{}'", dir.display()))?;
-    let n = {
-        let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        let n = object::copy_out(reader, &mut w, progress, name)?;
-        w.flush().context("cannot write the output")?;
-        n
-    };
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .context("cannot open the output")?;
+    let mut w = WriteBehind::new(file).context("cannot start the writer")?;
+    let n = object::copy_out(reader, &mut w, progress, name)?;
+    w.finish().context("cannot write the output")?;
     if sync {
         tmp.as_file().sync_all().context("cannot sync the output")?;
     }

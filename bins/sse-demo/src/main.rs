@@ -15,6 +15,7 @@ mod config_blob;
 mod explain;
 mod kms;
 mod object;
+mod pipe;
 mod progress;
 mod setup;
 mod store;

@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use kes_crypto::sse::bucket_config::{BucketSseConfig, SseAlgorithm};
@@ -27,6 +28,7 @@ use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
 
 use crate::kms::{Kms, KmsError};
+use crate::pipe::{ReadAhead, WriteBehind};
 use crate::progress::Progress;
 use crate::store::{META_FORMAT, ObjectMeta, PartMeta, Store, now_rfc3339, random_hex};
 
@@ -210,8 +212,8 @@ pub(crate) fn seal_new(
 
 /// Writes one part: DARE under `key` (random nonce, or MinIO's multipart nonce) or plain.
 struct PartWriter {
-    file: Option<DareEncryptWriter<BufWriter<fs::File>>>,
-    plain: Option<BufWriter<fs::File>>,
+    file: Option<DareEncryptWriter<WriteBehind<fs::File>>>,
+    plain: Option<WriteBehind<fs::File>>,
     md5: Option<Md5>,
     written: u64,
 }
@@ -224,8 +226,8 @@ impl PartWriter {
             (None, None) => bail!("internal: part writer without output"),
         };
         let file = buffered
-            .into_inner()
-            .map_err(|e| anyhow!("cannot write part: {}", e.error()))?;
+            .finish()
+            .map_err(|e| anyhow!("cannot write part: {e}"))?;
         if sync {
             file.sync_all().context("cannot sync part")?;
         }
@@ -295,7 +297,7 @@ fn write_parts(
         let path = dir.join(format!("part.{number}"));
         let file = fs::File::create(&path)
             .with_context(|| format!("cannot create '{}'", path.display()))?;
-        let out = BufWriter::with_capacity(IO_BUF, file);
+        let out = WriteBehind::new(file).context("cannot start the writer thread")?;
         let md5 = want_md5.then(Md5::new);
         match keys {
             None => Ok(PartWriter {
@@ -651,16 +653,27 @@ pub(crate) fn verify_etag(meta: &ObjectMeta, oek: &ObjectKey) -> Result<String> 
     }
 }
 
-/// Reads the stored bytes of a plan: for each span, the part file from its offset.
-struct SpanReader<'a> {
-    store: &'a Store,
-    meta: &'a ObjectMeta,
-    spans: Vec<(u32, u64, u64)>,
+/// Reads the stored bytes of a plan: for each span, a part file from an offset.
+struct SpanReader {
+    spans: Vec<(PathBuf, u64, u64)>,
     next: usize,
     current: Option<io::Take<fs::File>>,
 }
 
-impl Read for SpanReader<'_> {
+impl SpanReader {
+    fn new(store: &Store, meta: &ObjectMeta, spans: &[(u32, u64, u64)]) -> Self {
+        Self {
+            spans: spans
+                .iter()
+                .map(|&(number, offset, len)| (store.part_path(meta, number), offset, len))
+                .collect(),
+            next: 0,
+            current: None,
+        }
+    }
+}
+
+impl Read for SpanReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(r) = self.current.as_mut() {
@@ -676,13 +689,13 @@ impl Read for SpanReader<'_> {
                 }
                 self.current = None;
             }
-            let Some(&(number, offset, len)) = self.spans.get(self.next) else {
+            let Some((path, offset, len)) = self.spans.get(self.next) else {
                 return Ok(0);
             };
             self.next += 1;
-            let mut f = fs::File::open(self.store.part_path(self.meta, number))?;
-            f.seek(SeekFrom::Start(offset))?;
-            self.current = Some(f.take(len));
+            let mut f = fs::File::open(path)?;
+            f.seek(SeekFrom::Start(*offset))?;
+            self.current = Some(f.take(*len));
         }
     }
 }
@@ -776,7 +789,7 @@ pub(crate) fn open<'a>(
     let unsealed = unseal(need_kms(kms)?, &info, bucket, object)?;
     let etag = verify_etag(meta, &unsealed.oek)?;
     let plan = plan(meta, range)?;
-    let spans = plan
+    let spans: Vec<(u32, u64, u64)> = plan
         .spans()
         .iter()
         .map(|s| {
@@ -784,13 +797,8 @@ pub(crate) fn open<'a>(
             (number, s.encrypted_offset(), s.encrypted_length())
         })
         .collect();
-    let source = SpanReader {
-        store,
-        meta,
-        spans,
-        next: 0,
-        current: None,
-    };
+    let source = ReadAhead::new(SpanReader::new(store, meta, &spans))
+        .context("cannot start the reader thread")?;
     let oek = unsealed.oek;
     let multipart = info.multipart;
     let numbers: Vec<u32> = meta.parts.iter().map(|p| p.number).collect();
@@ -836,13 +844,7 @@ fn open_plain<'a>(
         start = hi;
     }
     Ok(Opened {
-        reader: Box::new(SpanReader {
-            store,
-            meta,
-            spans,
-            next: 0,
-            current: None,
-        }),
+        reader: Box::new(SpanReader::new(store, meta, &spans)),
         length,
         etag: meta.metadata.get(META_ETAG).cloned().unwrap_or_default(),
         info: None,
