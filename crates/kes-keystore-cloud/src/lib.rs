@@ -5,9 +5,16 @@ pub mod entrust;
 mod error;
 #[cfg(feature = "fortanix")]
 pub mod fortanix;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 #[cfg(feature = "gemalto")]
 pub mod gemalto;
-#[cfg(any(feature = "gemalto", feature = "fortanix", feature = "entrust"))]
+#[cfg(any(
+    feature = "gemalto",
+    feature = "fortanix",
+    feature = "entrust",
+    feature = "gcp"
+))]
 mod rest;
 pub mod transport;
 

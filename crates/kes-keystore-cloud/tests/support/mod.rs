@@ -5,6 +5,8 @@
 pub mod fake_ciphertrust;
 pub mod fake_entrust;
 pub mod fake_fortanix;
+#[cfg(feature = "gcp")]
+pub mod fake_gcp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
