@@ -16,6 +16,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod layers;
+mod loadtest;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +30,7 @@ fn main() -> Result<()> {
         "check-layers" => layers::check(&root()),
         "bench" => bench(rest),
         "fuzz" => fuzz(rest),
+        "loadtest" => loadtest::loadtest(rest),
         "-h" | "--help" | "help" => {
             usage();
             Ok(())

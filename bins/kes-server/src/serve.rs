@@ -251,6 +251,11 @@ where
 }
 
 /// Runs `conn` and enforces the header and idle timeouts and graceful shutdown.
+///
+/// The request path never wakes this task: it only updates [`ConnState`]. The driver instead
+/// wakes at the next moment a timeout *could* fire, looks at the state, and acts or goes back
+/// to sleep. Waiting HTTP/1.1 connections are looked at every header-timeout period, so a
+/// header that starts arriving is cut exactly `header_timeout` after its first byte.
 async fn drive<C: Graceful>(
     conn: C,
     state: &ConnState,
@@ -258,26 +263,21 @@ async fn drive<C: Graceful>(
 ) -> Result<(), hyper::Error> {
     tokio::pin!(conn);
     let mut closing = false;
+    let sleep = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(sleep);
     loop {
-        let changed = state.changed.notified();
-        let timer = state.next_timeout(closing);
-        let sleep_until = timer.map_or_else(far_future, |(at, _)| at);
+        match state.check(Instant::now(), closing) {
+            Check::Close => return Ok(()), // Go closes the connection without a response.
+            Check::Shutdown => {
+                conn.as_mut().shutdown();
+                closing = true;
+                continue;
+            }
+            Check::SleepUntil(at) => sleep.as_mut().reset(at),
+        }
         tokio::select! {
             result = conn.as_mut() => return result,
-            () = changed => {}
-            () = tokio::time::sleep_until(sleep_until), if timer.is_some() => {
-                match state.next_timeout(closing) {
-                    Some((at, Timeout::Header)) if at <= Instant::now() => {
-                        // Go closes the connection without a response.
-                        return Ok(());
-                    }
-                    Some((at, Timeout::Idle)) if at <= Instant::now() => {
-                        conn.as_mut().shutdown();
-                        closing = true;
-                    }
-                    _ => {}
-                }
-            }
+            () = sleep.as_mut() => {}
             () = stopped(&mut shutdown), if !closing => {
                 conn.as_mut().shutdown();
                 closing = true;
@@ -291,14 +291,15 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
-}
-
+/// What the driver does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timeout {
-    Header,
-    Idle,
+enum Check {
+    /// The header took too long: drop the connection.
+    Close,
+    /// Idle for too long: shut down gracefully.
+    Shutdown,
+    /// Look again at this time.
+    SleepUntil(Instant),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +325,6 @@ struct PhaseState {
 #[derive(Debug)]
 struct ConnState {
     inner: Mutex<PhaseState>,
-    changed: Notify,
     header_timeout: Option<Duration>,
     idle_timeout: Duration,
 }
@@ -345,7 +345,6 @@ impl ConnState {
                 in_flight: 0,
                 write_deadline: None,
             }),
-            changed: Notify::new(),
             header_timeout,
             idle_timeout,
         }
@@ -363,8 +362,6 @@ impl ConnState {
         if s.phase == Phase::Idle {
             s.phase = Phase::Header;
             s.since = Instant::now();
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -377,8 +374,6 @@ impl ConnState {
         if self.header_timeout.is_some() {
             s.write_deadline = write_deadline;
         }
-        drop(s);
-        self.changed.notify_one();
     }
 
     fn request_finished(&self) {
@@ -388,23 +383,34 @@ impl ConnState {
             s.phase = Phase::Idle;
             s.since = Instant::now();
         }
-        drop(s);
-        self.changed.notify_one();
     }
 
     fn write_deadline(&self) -> Option<Instant> {
         self.lock().write_deadline
     }
 
-    /// The next timeout and when it fires. Once the connection is closing only the header
-    /// timeout still applies.
-    fn next_timeout(&self, closing: bool) -> Option<(Instant, Timeout)> {
+    /// The longest the driver may sleep without missing a timeout that starts meanwhile: a
+    /// header can start arriving at any moment on HTTP/1.1, and a request can finish (and the
+    /// idle time start) at any moment. Every new deadline is at least this far away.
+    fn poll_period(&self) -> Duration {
+        self.header_timeout
+            .map_or(self.idle_timeout, |h| h.min(self.idle_timeout))
+    }
+
+    /// What to do at `now`. Once the connection is closing only the header timeout applies.
+    fn check(&self, now: Instant, closing: bool) -> Check {
         let s = self.lock();
         match s.phase {
-            Phase::Busy => None,
-            Phase::Header => self.header_timeout.map(|t| (s.since + t, Timeout::Header)),
-            Phase::Idle if closing => None,
-            Phase::Idle => Some((s.since + self.idle_timeout, Timeout::Idle)),
+            Phase::Header => match self.header_timeout {
+                Some(t) if now >= s.since + t => Check::Close,
+                Some(t) => Check::SleepUntil((s.since + t).min(now + self.poll_period())),
+                None => Check::SleepUntil(now + self.poll_period()),
+            },
+            Phase::Idle if !closing && now >= s.since + self.idle_timeout => Check::Shutdown,
+            Phase::Idle if !closing => {
+                Check::SleepUntil((s.since + self.idle_timeout).min(now + self.poll_period()))
+            }
+            Phase::Idle | Phase::Busy => Check::SleepUntil(now + self.poll_period()),
         }
     }
 }
@@ -577,18 +583,16 @@ impl Service {
                 .map_err(|_| Abort::Deadline)??,
             None => work.await?,
         };
-        Ok(self.to_hyper(response, deadline, in_flight))
+        Ok(self.to_hyper(response, in_flight))
     }
 
     fn to_hyper(
         &self,
         response: kes_core::Response,
-        deadline: Option<Instant>,
         in_flight: InFlight,
     ) -> hyper::Response<ResponseBody> {
         let mut body = ResponseBody {
             kind: Kind::Empty,
-            deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
             stop: None,
             _in_flight: in_flight,
         };
@@ -650,11 +654,11 @@ pub(crate) enum Kind {
     Stream(BodyStream),
 }
 
-/// A response body: empty, one zeroizing buffer, or a log stream; bounded by the route's
-/// deadline; log streams end at shutdown.
+/// A response body: empty, one zeroizing buffer, or a log stream; log streams end at
+/// shutdown. (Full bodies are handed to hyper in one frame; on HTTP/1.1 the connection's write
+/// deadline bounds writing them.)
 pub(crate) struct ResponseBody {
     kind: Kind,
-    deadline: Option<Pin<Box<Sleep>>>,
     stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     _in_flight: InFlight,
 }
@@ -668,11 +672,6 @@ impl HttpBody for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Chunk>, Abort>>> {
         let this = &mut *self;
-        if let Some(deadline) = this.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(Abort::Deadline)));
-            }
-        }
         match &mut this.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(
@@ -766,42 +765,66 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn header_then_busy_then_idle_timeouts() {
-        let s = ConnState::new(Some(Duration::from_secs(5)), Duration::from_secs(90));
+        let t5 = Duration::from_secs(5);
+        let s = ConnState::new(Some(t5), Duration::from_secs(90));
+        let t0 = Instant::now();
         // Fresh HTTP/1.1 connection: the header timeout runs.
-        let (at, kind) = s.next_timeout(false).unwrap();
-        assert_eq!(kind, Timeout::Header);
-        assert_eq!(at - Instant::now(), Duration::from_secs(5));
+        assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + t5));
+        assert_eq!(s.check(t0 + t5, false), Check::Close);
         s.request_started(None);
-        assert_eq!(s.next_timeout(false), None);
+        assert_eq!(s.check(t0 + t5, false), Check::SleepUntil(t0 + 2 * t5));
         tokio::time::advance(Duration::from_secs(1)).await;
         s.request_finished();
-        let (at, kind) = s.next_timeout(false).unwrap();
-        assert_eq!(kind, Timeout::Idle);
-        assert_eq!(at - Instant::now(), Duration::from_secs(90));
-        assert_eq!(s.next_timeout(true), None);
+        let idle_since = Instant::now();
+        // Idle: looked at every 5 s (a header may start any time), shut down after 90 s.
+        assert_eq!(
+            s.check(idle_since, false),
+            Check::SleepUntil(idle_since + t5)
+        );
+        let late = idle_since + Duration::from_secs(88);
+        assert_eq!(
+            s.check(late, false),
+            Check::SleepUntil(idle_since + Duration::from_secs(90))
+        );
+        assert_eq!(
+            s.check(idle_since + Duration::from_secs(90), false),
+            Check::Shutdown
+        );
+        assert_eq!(
+            s.check(idle_since + Duration::from_secs(90), true),
+            Check::SleepUntil(idle_since + Duration::from_secs(95))
+        );
         // The next request's first bytes start the header timeout again.
         tokio::time::advance(Duration::from_secs(30)).await;
         s.on_read();
-        let (at, kind) = s.next_timeout(false).unwrap();
-        assert_eq!(kind, Timeout::Header);
-        assert_eq!(at - Instant::now(), Duration::from_secs(5));
+        let first_byte = Instant::now();
+        assert_eq!(
+            s.check(first_byte, false),
+            Check::SleepUntil(first_byte + t5)
+        );
+        assert_eq!(s.check(first_byte + t5, false), Check::Close);
         // Reads while busy change nothing.
         s.request_started(None);
         s.on_read();
-        assert_eq!(s.next_timeout(false), None);
+        assert_eq!(
+            s.check(first_byte + t5, false),
+            Check::SleepUntil(first_byte + 2 * t5)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn http2_has_no_header_timeout() {
-        let s = ConnState::new(None, Duration::from_secs(90));
-        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+        let idle = Duration::from_secs(90);
+        let s = ConnState::new(None, idle);
+        let t0 = Instant::now();
+        assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + idle));
         s.on_read();
-        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+        assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + idle));
         s.request_started(None);
         s.request_started(None);
         s.request_finished();
-        assert_eq!(s.next_timeout(false), None);
+        assert_eq!(s.check(t0 + idle, false), Check::SleepUntil(t0 + 2 * idle));
         s.request_finished();
-        assert_eq!(s.next_timeout(false).unwrap().1, Timeout::Idle);
+        assert_eq!(s.check(t0 + idle, false), Check::Shutdown);
     }
 }

@@ -1,0 +1,656 @@
+//! The load generator and bare baseline server behind `cargo xtask loadtest`.
+//!
+//! * `loadgen bare --cert-out FILE`: a bare hyper + rustls server with kes-server's TLS
+//!   settings (the same `kes_server::tls::server_config`, a dev-mode style ECDSA P-256
+//!   certificate, "any client certificate" mode, ALPN h2 + http/1.1) that answers every
+//!   request with a fixed 32-byte JSON body. Prints `ADDR <ip:port>` when ready.
+//! * `loadgen run ...`: drives a kes-server and the bare server with the same client
+//!   (keep-alive mTLS connections over HTTP/1.1 and HTTP/2, and a fresh handshake per
+//!   request), and prints a Markdown report: requests/s, p50/p99 latency, the ratios to the
+//!   bare server, open-loop latency at half of the peak rate, and memory with 10,000 idle
+//!   keep-alive connections.
+//!
+//! Not a benchmark harness of its own: `cargo xtask loadtest` builds it in release mode,
+//! starts `kes-server --dev`, measures start-up time and idle memory, and runs this.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use kes_server::tls::{ClientAuth, ServerCredentials, TlsOptions};
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("bare") => rt.block_on(bare(&args[1..])),
+        Some("run") => rt.block_on(run(Opts::parse(&args[1..]))),
+        _ => {
+            eprintln!("usage: loadgen bare --cert-out FILE | loadgen run --kes ADDR ...");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+// ---- the bare server -------------------------------------------------------------------------
+
+const BARE_BODY: &[u8; 32] = b"{\"status\":\"ok\",\"v\":\"0123456789\"}";
+
+async fn bare(args: &[String]) {
+    let cert_out = PathBuf::from(flag(args, "--cert-out").expect("--cert-out FILE"));
+    let creds = kes_policy::dev_server_certificate(&[], time::OffsetDateTime::now_utc()).unwrap();
+    std::fs::write(&cert_out, creds.certificate.to_pem()).unwrap();
+    let config = kes_server::tls::server_config(&TlsOptions {
+        credentials: ServerCredentials::from_generated(&creds).unwrap(),
+        client_auth: ClientAuth::RequireAny,
+        ca: Vec::new(),
+    })
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("ADDR {}", listener.local_addr().unwrap());
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
+                let mut resp = hyper::Response::new(Full::new(Bytes::from_static(BARE_BODY)));
+                resp.headers_mut().insert(
+                    "content-type",
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                Ok::<_, std::convert::Infallible>(resp)
+            });
+            let io = TokioIo::new(tls);
+            if h2 {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .serve_connection(io, svc)
+                    .await;
+            } else {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(5))
+                    .serve_connection(io, svc)
+                    .await;
+            }
+        });
+    }
+}
+
+// ---- the client ------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Http {
+    H1,
+    H2,
+}
+
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Target {
+    fn config(&self, http: Http, resumption: bool) -> Arc<ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(&self.ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let chain: Vec<_> = CertificateDer::pem_file_iter(&self.cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&self.key).unwrap();
+        let mut config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_client_auth_cert(chain, key)
+                .unwrap();
+        config.alpn_protocols = vec![match http {
+            Http::H1 => b"http/1.1".to_vec(),
+            Http::H2 => b"h2".to_vec(),
+        }];
+        if !resumption {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Arc::new(config)
+    }
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+struct Conn {
+    sender: Sender,
+    authority: String,
+}
+
+async fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Conn, BoxError> {
+    let h2 = config.alpn_protocols == [b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await?;
+    let io = TokioIo::new(tls);
+    let sender = if h2 {
+        let (s, c) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+        tokio::spawn(c);
+        Sender::H2(s)
+    } else {
+        let (s, c) = hyper::client::conn::http1::handshake(io).await?;
+        tokio::spawn(c);
+        Sender::H1(s)
+    };
+    Ok(Conn {
+        sender,
+        authority: format!("localhost:{}", addr.port()),
+    })
+}
+
+#[derive(Clone)]
+struct Req {
+    method: &'static str,
+    path: String,
+    body: Bytes,
+}
+
+impl Conn {
+    async fn send(&mut self, req: &Req) -> Result<(u16, Bytes), BoxError> {
+        let builder = hyper::Request::builder().method(req.method);
+        let resp = match &mut self.sender {
+            Sender::H1(s) => {
+                let r = builder
+                    .uri(req.path.as_str())
+                    .header("host", self.authority.as_str())
+                    .body(Full::new(req.body.clone()))?;
+                s.ready().await?;
+                s.send_request(r).await?
+            }
+            Sender::H2(s) => {
+                let r = builder
+                    .uri(format!("https://{}{}", self.authority, req.path))
+                    .body(Full::new(req.body.clone()))?;
+                s.ready().await?;
+                s.send_request(r).await?
+            }
+        };
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+// ---- measurements ----------------------------------------------------------------------------
+
+#[derive(Debug, Default, Clone)]
+struct Stats {
+    requests: u64,
+    errors: u64,
+    seconds: f64,
+    /// Latencies in microseconds, sorted.
+    lat: Vec<u32>,
+}
+
+impl Stats {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        if self.lat.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.lat.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.lat[i.min(self.lat.len() - 1)]) / 1000.0
+    }
+
+    fn merge(parts: Vec<Stats>, seconds: f64) -> Stats {
+        let mut all = Stats {
+            seconds,
+            ..Stats::default()
+        };
+        for p in parts {
+            all.requests += p.requests;
+            all.errors += p.errors;
+            all.lat.extend(p.lat);
+        }
+        all.lat.sort_unstable();
+        all
+    }
+}
+
+/// `conns` workers each send `req` back to back (closed loop) on one keep-alive connection,
+/// or on a fresh connection per request when `fresh`.
+async fn closed_loop(
+    target: &Target,
+    http: Http,
+    req: &Req,
+    conns: usize,
+    fresh: bool,
+    warmup: Duration,
+    measure: Duration,
+) -> Stats {
+    let config = target.config(http, false);
+    let start = Instant::now() + Duration::from_millis(200);
+    let from = start + warmup;
+    let until = from + measure;
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (config, req, addr) = (config.clone(), req.clone(), target.addr);
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut conn = None;
+            tokio::time::sleep_until(start.into()).await;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= until {
+                    break;
+                }
+                if conn.is_none() || fresh {
+                    conn = connect(addr, config.clone()).await.ok();
+                }
+                let ok = match conn.as_mut() {
+                    Some(c) => matches!(c.send(&req).await, Ok((200, _))),
+                    None => false,
+                };
+                let done = Instant::now();
+                if !ok {
+                    conn = None;
+                }
+                if t0 >= from && done <= until {
+                    if ok {
+                        stats.requests += 1;
+                        stats
+                            .lat
+                            .push(u32::try_from((done - t0).as_micros()).unwrap_or(u32::MAX));
+                    } else {
+                        stats.errors += 1;
+                    }
+                }
+            }
+            stats
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(t.await.unwrap());
+    }
+    Stats::merge(parts, measure.as_secs_f64())
+}
+
+/// Sends `rate` requests/s spread over `conns` keep-alive connections at fixed intervals;
+/// latency counts from the scheduled send time, so a slow response also delays (and is
+/// charged to) the requests queued behind it.
+async fn open_loop(
+    target: &Target,
+    http: Http,
+    req: &Req,
+    conns: usize,
+    rate: f64,
+    measure: Duration,
+) -> Stats {
+    let config = target.config(http, false);
+    let interval = Duration::from_secs_f64(conns as f64 / rate);
+    let mut tasks = Vec::new();
+    let start = Instant::now() + Duration::from_millis(500);
+    let until = start + measure;
+    for i in 0..conns {
+        let (config, req, addr) = (config.clone(), req.clone(), target.addr);
+        let offset = interval.mul_f64(i as f64 / conns as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut conn = connect(addr, config.clone()).await.ok();
+            let mut next = start + offset;
+            while next < until {
+                tokio::time::sleep_until(next.into()).await;
+                let ok = match conn.as_mut() {
+                    Some(c) => matches!(c.send(&req).await, Ok((200, _))),
+                    None => false,
+                };
+                if ok {
+                    stats.requests += 1;
+                    let lat = Instant::now() - next;
+                    stats
+                        .lat
+                        .push(u32::try_from(lat.as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    stats.errors += 1;
+                    conn = connect(addr, config.clone()).await.ok();
+                }
+                next += interval;
+            }
+            stats
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(t.await.unwrap());
+    }
+    Stats::merge(parts, measure.as_secs_f64())
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Opens `n` keep-alive connections (one request each) and keeps them open.
+async fn open_idle(target: &Target, n: usize) -> (Vec<Conn>, usize, Duration) {
+    let config = target.config(Http::H1, false);
+    let sem = Arc::new(tokio::sync::Semaphore::new(32));
+    let version = Req {
+        method: "GET",
+        path: "/version".into(),
+        body: Bytes::new(),
+    };
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let (config, sem, version, addr) =
+            (config.clone(), sem.clone(), version.clone(), target.addr);
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.unwrap();
+            let mut c = connect(addr, config).await.ok()?;
+            matches!(c.send(&version).await, Ok((200, _))).then_some(c)
+        }));
+    }
+    let mut conns = Vec::new();
+    for t in tasks {
+        if let Some(c) = t.await.unwrap() {
+            conns.push(c);
+        }
+    }
+    let failed = n - conns.len();
+    (conns, failed, start.elapsed())
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+struct Opts {
+    kes: Target,
+    kes_pid: u32,
+    bare: Target,
+    bare_pid: u32,
+    ready_ms: String,
+    bare_ready_ms: String,
+    idle_rss_kb: u64,
+    bare_idle_rss_kb: u64,
+    conns: usize,
+    warmup: Duration,
+    measure: Duration,
+    idle_conns: usize,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Self {
+        let get = |n: &str| {
+            flag(args, n)
+                .unwrap_or_else(|| panic!("missing {n}"))
+                .to_owned()
+        };
+        let num = |n: &str, d: u64| flag(args, n).map_or(d, |v| v.parse().unwrap());
+        let client = |prefix: &str, addr: String| Target {
+            addr: addr.parse().unwrap(),
+            ca: PathBuf::from(get(&format!("--{prefix}-ca"))),
+            cert: PathBuf::from(get("--cert")),
+            key: PathBuf::from(get("--key")),
+        };
+        Self {
+            kes: client("kes", get("--kes")),
+            kes_pid: num("--kes-pid", 0) as u32,
+            bare: client("bare", get("--bare")),
+            bare_pid: num("--bare-pid", 0) as u32,
+            ready_ms: get("--ready-ms"),
+            bare_ready_ms: get("--bare-ready-ms"),
+            idle_rss_kb: num("--idle-rss-kb", 0),
+            bare_idle_rss_kb: num("--bare-idle-rss-kb", 0),
+            conns: num("--conns", 16) as usize,
+            warmup: Duration::from_secs(num("--warmup", 2)),
+            measure: Duration::from_secs(num("--seconds", 5)),
+            idle_conns: num("--idle-conns", 10_000) as usize,
+        }
+    }
+}
+
+fn step(what: &str) {
+    eprintln!("loadgen: {what}");
+}
+
+async fn run(o: Opts) {
+    let admin = Target::config(&o.kes, Http::H1, false);
+    let mut c = connect(o.kes.addr, admin).await.unwrap();
+    let create = Req {
+        method: "POST",
+        path: "/v1/key/create/loadtest".into(),
+        body: Bytes::new(),
+    };
+    let (status, _) = c.send(&create).await.unwrap();
+    assert!(status == 200 || status == 400, "create: {status}");
+    // MinIO sends its context as associated data with every request.
+    let context = "eyJidWNrZXQiOiJidWNrZXQvb2JqZWN0In0="; // {"bucket":"bucket/object"}
+    let generate = Req {
+        method: "POST",
+        path: "/v1/key/generate/loadtest".into(),
+        body: Bytes::from(format!("{{\"context\":\"{context}\"}}")),
+    };
+    let (status, dek) = c.send(&generate).await.unwrap();
+    assert_eq!(status, 200);
+    let dek = String::from_utf8(dek.to_vec()).unwrap();
+    let ciphertext = dek
+        .split("\"ciphertext\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let decrypt = Req {
+        method: "POST",
+        path: "/v1/key/decrypt/loadtest".into(),
+        body: Bytes::from(format!(
+            "{{\"ciphertext\":\"{ciphertext}\",\"context\":\"{context}\"}}"
+        )),
+    };
+    let bare_req = Req {
+        method: "POST",
+        path: "/v1/key/generate/loadtest".into(),
+        body: generate.body.clone(),
+    };
+    drop(c);
+
+    let (w, m, n) = (o.warmup, o.measure, o.conns);
+    let mut rows: Vec<(String, Stats)> = Vec::new();
+    let mut peak = std::collections::HashMap::new();
+    for http in [Http::H1, Http::H2] {
+        let tag = match http {
+            Http::H1 => "HTTP/1.1",
+            Http::H2 => "HTTP/2",
+        };
+        step(&format!("bare {tag}"));
+        let bare = closed_loop(&o.bare, http, &bare_req, n, false, w, m).await;
+        step(&format!("generate {tag}"));
+        let gen_stats = closed_loop(&o.kes, http, &generate, n, false, w, m).await;
+        step(&format!("decrypt {tag}"));
+        let dec = closed_loop(&o.kes, http, &decrypt, n, false, w, m).await;
+        peak.insert((tag, "bare"), bare.rps());
+        peak.insert((tag, "generate"), gen_stats.rps());
+        rows.push((format!("bare server, {tag}, keep-alive"), bare));
+        rows.push((format!("generate, {tag}, keep-alive"), gen_stats));
+        rows.push((format!("decrypt, {tag}, keep-alive"), dec));
+    }
+    step("fresh handshakes");
+    let fresh_bare = closed_loop(&o.bare, Http::H1, &bare_req, n, true, w, m).await;
+    let fresh_kes = closed_loop(&o.kes, Http::H1, &generate, n, true, w, m).await;
+    rows.push((
+        "bare server, new TLS connection per request".into(),
+        fresh_bare,
+    ));
+    rows.push(("generate, new TLS connection per request".into(), fresh_kes));
+
+    step("half of peak (open loop)");
+    let half_bare = open_loop(
+        &o.bare,
+        Http::H1,
+        &bare_req,
+        n,
+        peak[&("HTTP/1.1", "bare")] / 2.0,
+        m,
+    )
+    .await;
+    let half_gen = open_loop(
+        &o.kes,
+        Http::H1,
+        &generate,
+        n,
+        peak[&("HTTP/1.1", "generate")] / 2.0,
+        m,
+    )
+    .await;
+    let half_dec = open_loop(
+        &o.kes,
+        Http::H1,
+        &decrypt,
+        n,
+        peak[&("HTTP/1.1", "generate")] / 2.0,
+        m,
+    )
+    .await;
+    rows.push(("bare server at half its peak, HTTP/1.1".into(), half_bare));
+    rows.push(("generate at half its peak, HTTP/1.1".into(), half_gen));
+    rows.push(("decrypt at half generate's peak, HTTP/1.1".into(), half_dec));
+
+    step(&format!("{} idle keep-alive connections", o.idle_conns));
+    let before = rss_kb(o.kes_pid);
+    let (idle, failed, took) = open_idle(&o.kes, o.idle_conns).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let with_idle = rss_kb(o.kes_pid);
+    let opened = idle.len();
+    drop(idle);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kb(o.kes_pid);
+    let bare_rss_now = rss_kb(o.bare_pid);
+
+    // ---- report ----
+    let get = |name: &str| &rows.iter().find(|(n, _)| n == name).unwrap().1;
+    println!("| workload | requests/s | p50 (ms) | p99 (ms) | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, s) in &rows {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            s.rps(),
+            s.pct(0.50),
+            s.pct(0.99),
+            s.errors
+        );
+    }
+    println!();
+    println!("| ratio (kes-server / bare server) | value | target |");
+    println!("|---|---:|---|");
+    let ratio = |a: &str, b: &str| get(a).rps() / get(b).rps();
+    let mut verdicts = Vec::new();
+    for (tag, label) in [("HTTP/1.1", "HTTP/1.1"), ("HTTP/2", "HTTP/2")] {
+        for op in ["generate", "decrypt"] {
+            let r = ratio(
+                &format!("{op}, {tag}, keep-alive"),
+                &format!("bare server, {tag}, keep-alive"),
+            );
+            println!("| {op} {label} | {r:.2} | ≥ 0.85 |");
+            verdicts.push((format!("{op} {label} ≥ 0.85× bare"), r >= 0.85));
+        }
+    }
+    let r = ratio(
+        "generate, new TLS connection per request",
+        "bare server, new TLS connection per request",
+    );
+    println!("| fresh handshakes | {r:.2} | ≥ 0.9 |");
+    verdicts.push(("fresh handshakes ≥ 0.9× bare".into(), r >= 0.9));
+    let p99 = get("generate at half its peak, HTTP/1.1").pct(0.99);
+    let p99d = get("decrypt at half generate's peak, HTTP/1.1").pct(0.99);
+    verdicts.push(("generate p99 ≤ 2 ms at half of peak".into(), p99 <= 2.0));
+    verdicts.push(("decrypt p99 ≤ 2 ms at half of peak".into(), p99d <= 2.0));
+    println!();
+    println!("| memory and start-up | kes-server | bare server |");
+    println!("|---|---:|---:|");
+    println!(
+        "| start to ready | {} ms | {} ms |",
+        o.ready_ms, o.bare_ready_ms
+    );
+    println!(
+        "| RSS idle after start | {:.1} MB | {:.1} MB |",
+        o.idle_rss_kb as f64 / 1024.0,
+        o.bare_idle_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "| RSS before the idle connections (after the load) | {:.1} MB | {:.1} MB |",
+        before as f64 / 1024.0,
+        bare_rss_now as f64 / 1024.0
+    );
+    println!(
+        "| RSS with {opened} idle keep-alive connections ({failed} failed, opened in {:.1} s) | {:.1} MB | |",
+        took.as_secs_f64(),
+        with_idle as f64 / 1024.0
+    );
+    println!(
+        "| RSS 2 s after closing them | {:.1} MB | |",
+        after as f64 / 1024.0
+    );
+    verdicts.push((
+        "idle RSS ≤ 20 MB".into(),
+        o.idle_rss_kb > 0 && o.idle_rss_kb <= 20 * 1024,
+    ));
+    println!();
+    for (what, ok) in &verdicts {
+        println!("- {} {what}", if *ok { "PASS" } else { "MISS" });
+    }
+}

@@ -1,0 +1,214 @@
+//! `cargo xtask loadtest`: kes-server under load, next to a bare hyper + rustls server.
+//!
+//! Builds `kes-server` and the `loadgen` example in release mode, starts `kes-server --dev`
+//! (in-memory keystore, the admin API key's client certificate) and `loadgen bare` (the same
+//! TLS settings, a fixed 32-byte JSON answer), measures their start-to-ready time and idle
+//! RSS, then runs `loadgen run` against both and prints its Markdown report (requests/s,
+//! p50/p99, ratios to the bare server, latency at half of peak, RSS with 10,000 idle
+//! keep-alive connections). The numbers go into `docs/benchmarks.md` by hand.
+//!
+//! Options: `--seconds N` (measurement per workload, default 5), `--warmup N` (default 2),
+//! `--conns N` (default 16), `--idle-conns N` (default 10000). Linux only (`/proc`).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, run};
+
+/// Kills the child on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `program args` through `sh` with the open-files limit raised to the hard limit (the
+/// 10,000-connection step needs it); `exec` keeps the PID.
+fn with_nofile(program: &Path, args: &[String]) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" \"$@\"")
+        .arg(program)
+        .args(args);
+    cmd
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Waits until `file` has a line containing `needle`; returns the file's lines.
+fn wait_for_line(file: &Path, needle: &str, child: &mut Child) -> Result<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.lines().any(|l| l.contains(needle)) {
+            return Ok(text.lines().map(str::to_owned).collect());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("process exited ({status}) before printing '{needle}'");
+        }
+        if Instant::now() > deadline {
+            bail!("no '{needle}' in {} after 60 s", file.display());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn banner_value(lines: &[String], key: &str) -> Result<String> {
+    lines
+        .iter()
+        .find_map(|l| {
+            let rest = l.strip_prefix(key)?;
+            rest.starts_with(' ').then(|| rest.trim().to_owned())
+        })
+        .with_context(|| format!("no '{key}' line in the banner"))
+}
+
+pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
+    let mut loadgen_args: Vec<String> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seconds" | "--warmup" | "--conns" | "--idle-conns" => {
+                let value = it.next().with_context(|| format!("{arg} needs a value"))?;
+                loadgen_args.extend([arg.clone(), value.clone()]);
+            }
+            other => bail!("unknown loadtest option `{other}`"),
+        }
+    }
+
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "-p",
+        "kes-server",
+        "--bin",
+        "kes-server",
+        "--example",
+        "loadgen",
+    ]);
+    run("cargo build --release (kes-server, loadgen)", build)?;
+    let release = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("release");
+    let kes_bin = release.join("kes-server");
+    let loadgen_bin = release.join("examples").join("loadgen");
+
+    let dir = std::env::temp_dir().join(format!("kes-loadtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = (|| -> Result<()> {
+        // kes-server --dev: stdout (banner, then one audit line per request) to a file.
+        let kes_out = dir.join("kes.out");
+        let started = Instant::now();
+        let mut kes = with_nofile(
+            &kes_bin,
+            &["--dev".into(), "--addr".into(), "127.0.0.1:0".into()],
+        )
+        .stdout(std::fs::File::create(&kes_out)?)
+        .stderr(std::fs::File::create(dir.join("kes.err"))?)
+        .stdin(Stdio::null())
+        .spawn()
+        .context("failed to start kes-server")?;
+        let lines = wait_for_line(&kes_out, "=> Server is up and running...", &mut kes)?;
+        let ready = started.elapsed();
+        let kes = Guard(kes);
+        let addr = banner_value(&lines, "API")?
+            .trim_start_matches("· https://")
+            .to_owned();
+        let cert = banner_value(&lines, "Client")?
+            .trim_start_matches("cert=")
+            .to_owned();
+        let key = lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("key="))
+            .context("no client key in the banner")?
+            .to_owned();
+        let ca = lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("ca="))
+            .context("no server certificate in the banner")?
+            .to_owned();
+
+        // The bare server.
+        let bare_cert = dir.join("bare.crt");
+        let bare_started = Instant::now();
+        let mut bare = Command::new(&loadgen_bin)
+            .args(["bare", "--cert-out"])
+            .arg(&bare_cert)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .context("failed to start the bare server")?;
+        let mut first = String::new();
+        BufReader::new(bare.stdout.take().context("bare stdout")?).read_line(&mut first)?;
+        let bare_ready = bare_started.elapsed();
+        let bare = Guard(bare);
+        let bare_addr = first
+            .trim()
+            .strip_prefix("ADDR ")
+            .with_context(|| format!("unexpected bare server output '{first}'"))?
+            .to_owned();
+
+        std::thread::sleep(Duration::from_secs(1));
+        let (kes_pid, bare_pid) = (kes.0.id(), bare.0.id());
+        let (kes_rss, bare_rss) = (rss_kb(kes_pid), rss_kb(bare_pid));
+        eprintln!(
+            "==> kes-server ready in {ready:?} on {addr} (idle RSS {kes_rss} kB); bare server on {bare_addr}"
+        );
+
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--kes".into(),
+            addr,
+            "--kes-ca".into(),
+            ca,
+            "--kes-pid".into(),
+            kes_pid.to_string(),
+            "--bare".into(),
+            bare_addr,
+            "--bare-ca".into(),
+            bare_cert.display().to_string(),
+            "--bare-pid".into(),
+            bare_pid.to_string(),
+            "--cert".into(),
+            cert,
+            "--key".into(),
+            key,
+            "--ready-ms".into(),
+            format!("{:.1}", ready.as_secs_f64() * 1000.0),
+            "--bare-ready-ms".into(),
+            format!("{:.1}", bare_ready.as_secs_f64() * 1000.0),
+            "--idle-rss-kb".into(),
+            kes_rss.to_string(),
+            "--bare-idle-rss-kb".into(),
+            bare_rss.to_string(),
+        ];
+        args.extend(loadgen_args);
+        let status = with_nofile(&loadgen_bin, &args)
+            .status()
+            .context("failed to run the load generator")?;
+        if !status.success() {
+            bail!("load generator failed ({status})");
+        }
+        drop((kes, bare));
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
