@@ -317,7 +317,7 @@ fn get_cmd(app: &mut App<'_>, args: &GetArgs) -> Result<()> {
     let name = format!("{bucket}/{object}");
     let written = if to_stdout {
         let mut stdout = WriteBehind::new(io::stdout()).context("cannot start the writer")?;
-        let n = object::copy_out(&mut opened.reader, &mut stdout, &progress, &name)?;
+        let n = object::pump_out(&mut opened.reader, &mut stdout, &progress, &name)?;
         stdout.finish().context("cannot write to stdout")?;
         n
     } else {
@@ -325,11 +325,14 @@ fn get_cmd(app: &mut App<'_>, args: &GetArgs) -> Result<()> {
         let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());
         if special {
             // A device or pipe (e.g. /dev/null): write in place, never rename over it.
-            let mut f = fs::OpenOptions::new()
+            let f = fs::OpenOptions::new()
                 .write(true)
                 .open(&path)
                 .with_context(|| format!("cannot open '{}'", path.display()))?;
-            object::copy_out(&mut opened.reader, &mut f, &progress, &name)?
+            let mut w = WriteBehind::new(f).context("cannot start the writer")?;
+            let n = object::pump_out(&mut opened.reader, &mut w, &progress, &name)?;
+            w.finish().context("cannot write the output")?;
+            n
         } else {
             write_output_file(&path, &mut opened.reader, &progress, &name, store.sync())?
         }
@@ -390,7 +393,7 @@ fn write_output_file(
         .try_clone()
         .context("cannot open the output")?;
     let mut w = WriteBehind::new(file).context("cannot start the writer")?;
-    let n = object::copy_out(reader, &mut w, progress, name)?;
+    let n = object::pump_out(reader, &mut w, progress, name)?;
     w.finish().context("cannot write the output")?;
     if sync {
         tmp.as_file().sync_all().context("cannot sync the output")?;

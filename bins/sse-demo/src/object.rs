@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use kes_crypto::sse::bucket_config::{BucketSseConfig, SseAlgorithm};
-use kes_crypto::sse::dare::{self, CipherSuite, DareEncryptWriter, RangePlan};
+use kes_crypto::sse::dare::{self, CipherSuite, DareEncryptReader, RangePlan};
 use kes_crypto::sse::metadata::{self, MetadataMap, SealPolicy};
 use kes_crypto::sse::object_key::IV_LEN;
 use kes_crypto::sse::{
@@ -210,29 +210,24 @@ pub(crate) fn seal_new(
     })
 }
 
-/// Writes one part: DARE under `key` (random nonce, or MinIO's multipart nonce) or plain.
-struct PartWriter {
-    file: Option<DareEncryptWriter<WriteBehind<fs::File>>>,
-    plain: Option<WriteBehind<fs::File>>,
+/// Counts, hashes and reports the plaintext a part reads.
+struct Tap<'a, R: Read> {
+    inner: R,
     md5: Option<Md5>,
-    written: u64,
+    count: u64,
+    progress: &'a Progress,
 }
 
-impl PartWriter {
-    fn finish(self, sync: bool) -> Result<(u64, Option<[u8; 16]>)> {
-        let buffered = match (self.file, self.plain) {
-            (Some(w), _) => w.finish().map_err(|e| anyhow!("cannot write part: {e}"))?,
-            (None, Some(w)) => w,
-            (None, None) => bail!("internal: part writer without output"),
-        };
-        let file = buffered
-            .finish()
-            .map_err(|e| anyhow!("cannot write part: {e}"))?;
-        if sync {
-            file.sync_all().context("cannot sync part")?;
+impl<R: Read> Read for Tap<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = buf.get(..n).unwrap_or_default();
+        if let Some(h) = self.md5.as_mut() {
+            h.update(data);
         }
-        let md5 = self.md5.map(|h| h.finalize().into());
-        Ok((self.written, md5))
+        self.count += n as u64;
+        self.progress.inc(n as u64);
+        Ok(n)
     }
 }
 
@@ -240,7 +235,7 @@ impl PartWriter {
 pub(crate) fn put(
     store: &Store,
     kms: Option<&dyn Kms>,
-    source: &mut dyn Read,
+    source: &mut ReadAhead,
     bucket: &str,
     object: &str,
     opts: &PutOptions,
@@ -280,7 +275,7 @@ pub(crate) fn put(
 fn write_parts(
     store: &Store,
     keys: Option<&NewKeys>,
-    source: &mut dyn Read,
+    source: &mut ReadAhead,
     bucket: &str,
     object: &str,
     data_dir: &str,
@@ -293,92 +288,54 @@ fn write_parts(
     let dir = store.object_dir(bucket, object).join(data_dir);
     let want_md5 = opts.md5 || keys.is_none();
 
-    let start_part = |number: u32| -> Result<PartWriter> {
+    // (number, plaintext size, MD5) of every part written.
+    let mut parts: Vec<(u32, u64, Option<[u8; 16]>)> = Vec::new();
+    loop {
+        // Part 1 always exists (an empty object is one empty part); later parts only
+        // when input is left.
+        if !parts.is_empty() && !source.has_more().context("cannot read the input")? {
+            break;
+        }
+        let number = u32::try_from(parts.len() + 1).context("too many parts")?;
+        let limit = opts.parts.limit(parts.len());
         let path = dir.join(format!("part.{number}"));
         let file = fs::File::create(&path)
             .with_context(|| format!("cannot create '{}'", path.display()))?;
-        let out = WriteBehind::new(file).context("cannot start the writer thread")?;
-        let md5 = want_md5.then(Md5::new);
-        match keys {
-            None => Ok(PartWriter {
-                file: None,
-                plain: Some(out),
-                md5,
-                written: 0,
-            }),
+        let mut out = WriteBehind::new(file).context("cannot start the writer thread")?;
+        let mut tap = Tap {
+            inner: Read::by_ref(source).take(limit),
+            md5: want_md5.then(Md5::new),
+            count: 0,
+            progress,
+        };
+        let pumped = match keys {
+            None => out.pump(&mut tap, |_| {}),
             Some(k) => {
-                let w = match &upload_id {
-                    Some(id) => {
-                        let part_key = k.oek.derive_part_key(number);
-                        DareEncryptWriter::with_nonce(
-                            out,
-                            part_key.expose_secret(),
-                            suite,
-                            multipart_part_nonce(id, number),
-                        )
-                    }
-                    None => DareEncryptWriter::new(out, k.oek.expose_secret(), suite),
+                let mut enc = match &upload_id {
+                    Some(id) => DareEncryptReader::with_nonce(
+                        &mut tap,
+                        k.oek.derive_part_key(number).expose_secret(),
+                        suite,
+                        multipart_part_nonce(id, number),
+                    ),
+                    None => DareEncryptReader::new(&mut tap, k.oek.expose_secret(), suite),
                 }
                 .map_err(|e| anyhow!("{e}"))?;
-                Ok(PartWriter {
-                    file: Some(w),
-                    plain: None,
-                    md5,
-                    written: 0,
-                })
+                out.pump(&mut enc, |_| {})
             }
-        }
-    };
-
-    let mut parts: Vec<(u32, u64, Option<[u8; 16]>)> = Vec::new();
-    let mut current: Option<PartWriter> = None;
-    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
-    loop {
-        let n = match source.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("cannot read the input"),
         };
-        progress.inc(n as u64);
-        let mut data = buf.get(..n).unwrap_or_default();
-        while !data.is_empty() {
-            let number = u32::try_from(parts.len() + 1).context("too many parts")?;
-            let mut part = match current.take() {
-                Some(p) => p,
-                None => start_part(number)?,
-            };
-            let limit = opts.parts.limit(parts.len());
-            let room = usize::try_from(limit - part.written).unwrap_or(usize::MAX);
-            let (now, rest) = data.split_at(room.min(data.len()));
-            if let Some(h) = part.md5.as_mut() {
-                h.update(now);
-            }
-            match (&mut part.file, &mut part.plain) {
-                (Some(w), _) => w.write_all(now),
-                (None, Some(w)) => w.write_all(now),
-                (None, None) => Ok(()),
-            }
-            .context("cannot write part")?;
-            part.written += now.len() as u64;
-            data = rest;
-            if part.written == limit {
-                let (size, md5) = part.finish(store.sync())?;
-                parts.push((number, size, md5));
-            } else {
-                current = Some(part);
-            }
+        pumped.with_context(|| format!("cannot write part {number}"))?;
+        let file = out
+            .finish()
+            .with_context(|| format!("cannot write part {number}"))?;
+        if store.sync() {
+            file.sync_all().context("cannot sync part")?;
         }
-    }
-    if let Some(part) = current.take() {
-        let number = u32::try_from(parts.len() + 1).context("too many parts")?;
-        let (size, md5) = part.finish(store.sync())?;
-        parts.push((number, size, md5));
-    }
-    if parts.is_empty() {
-        // An empty object is one empty part (an empty DARE stream has no package).
-        let (size, md5) = start_part(1)?.finish(store.sync())?;
-        parts.push((1, size, md5));
+        let (count, md5) = (tap.count, tap.md5.map(|h| h.finalize().into()));
+        parts.push((number, count, md5));
+        if count < limit {
+            break;
+        }
     }
 
     let mut metadata = BTreeMap::new();
@@ -851,6 +808,18 @@ fn open_plain<'a>(
     })
 }
 
+/// The error of a read from an object: authentication failures say "tampered".
+fn read_error(e: io::Error, name: &str) -> anyhow::Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        anyhow!(
+            "object '{name}' is tampered or was written with another key: its data does not \
+             authenticate (nothing past the last authentic package was returned)"
+        )
+    } else {
+        anyhow!(e).context(format!("cannot read object '{name}'"))
+    }
+}
+
 /// Copies `reader` into `out`, counting progress; maps authentication failures to a clear
 /// error.
 pub(crate) fn copy_out(
@@ -859,20 +828,14 @@ pub(crate) fn copy_out(
     progress: &Progress,
     name: &str,
 ) -> Result<u64> {
-    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+    let mut buf = vec![0u8; IO_BUF];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                bail!(
-                    "object '{name}' is tampered or was written with another key: its data does \
-                     not authenticate (nothing past the last authentic package was returned)"
-                )
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read object '{name}'")),
+            Err(e) => return Err(read_error(e, name)),
         };
         let data = buf.get(..n).unwrap_or_default();
         out.write_all(data).context("cannot write the output")?;
@@ -880,6 +843,17 @@ pub(crate) fn copy_out(
         total += n as u64;
     }
     Ok(total)
+}
+
+/// [`copy_out`] into a write-behind writer, without an intermediate buffer.
+pub(crate) fn pump_out<W: Write + Send + 'static>(
+    reader: &mut dyn Read,
+    out: &mut WriteBehind<W>,
+    progress: &Progress,
+    name: &str,
+) -> Result<u64> {
+    out.pump(reader, |n| progress.inc(n as u64))
+        .map_err(|e| read_error(e, name))
 }
 
 /// What a rotation did to one object.

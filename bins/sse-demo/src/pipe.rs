@@ -82,14 +82,12 @@ impl ReadAhead {
     }
 }
 
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
+impl ReadAhead {
+    /// Makes sure the current buffer has unread bytes; `false` at the end of the input.
+    fn refill(&mut self) -> io::Result<bool> {
         while self.pos >= self.current.len() {
             if self.done {
-                return Ok(0);
+                return Ok(false);
             }
             let used = std::mem::take(&mut self.current);
             if used.capacity() > 0 {
@@ -104,9 +102,23 @@ impl Read for ReadAhead {
                 }
                 Err(_) => {
                     self.done = true;
-                    return Ok(0);
+                    return Ok(false);
                 }
             }
+        }
+        Ok(true)
+    }
+
+    /// Whether more input follows (waits for it).
+    pub(crate) fn has_more(&mut self) -> io::Result<bool> {
+        self.refill()
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || !self.refill()? {
+            return Ok(0);
         }
         let available = self.current.get(self.pos..).unwrap_or_default();
         let n = available.len().min(out.len());
@@ -123,14 +135,16 @@ impl Read for ReadAhead {
 pub(crate) struct WriteBehind<W: Write + Send + 'static> {
     tx: Option<SyncSender<Vec<u8>>>,
     free: Receiver<Vec<u8>>,
+    /// Always `CHUNK` bytes long; `filled` of them are data.
     buf: Vec<u8>,
+    filled: usize,
     handle: Option<JoinHandle<io::Result<W>>>,
 }
 
 impl<W: Write + Send + 'static> std::fmt::Debug for WriteBehind<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteBehind")
-            .field("buffered", &self.buf.len())
+            .field("buffered", &self.filled)
             .finish_non_exhaustive()
     }
 }
@@ -153,7 +167,8 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
         Ok(Self {
             tx: Some(tx),
             free: free_rx,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0u8; CHUNK],
+            filled: 0,
             handle: Some(handle),
         })
     }
@@ -168,16 +183,16 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
         }
     }
 
+    /// Hands the filled part of the buffer to the thread and takes a fresh buffer.
     fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+        if self.filled == 0 {
             return Ok(());
         }
-        let next = self.free.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.buf, next);
-        self.buf.clear();
-        if self.buf.capacity() < CHUNK {
-            self.buf.reserve(CHUNK);
-        }
+        let mut next = self.free.try_recv().unwrap_or_default();
+        next.resize(CHUNK, 0);
+        let mut full = std::mem::replace(&mut self.buf, next);
+        full.truncate(self.filled);
+        self.filled = 0;
         let sent = match &self.tx {
             Some(tx) => tx.send(full).is_ok(),
             None => false,
@@ -193,6 +208,33 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
         }
     }
 
+    /// Reads `r` to its end straight into the outgoing buffers (no intermediate copy);
+    /// `on_data` sees the size of every read. Returns the number of bytes.
+    pub(crate) fn pump(
+        &mut self,
+        r: &mut dyn Read,
+        mut on_data: impl FnMut(usize),
+    ) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.filled >= CHUNK {
+                self.send()?;
+            }
+            let Some(space) = self.buf.get_mut(self.filled..) else {
+                return Err(io::Error::other("write buffer out of range"));
+            };
+            let n = match r.read(space) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n.min(space.len()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.filled += n;
+            total += n as u64;
+            on_data(n);
+        }
+    }
+
     /// Writes what is buffered, waits for the thread and returns the writer.
     pub(crate) fn finish(mut self) -> io::Result<W> {
         self.send()?;
@@ -202,13 +244,16 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
 
 impl<W: Write + Send + 'static> Write for WriteBehind<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = CHUNK.saturating_sub(self.buf.len());
-        let n = room.min(data.len());
-        self.buf
-            .extend_from_slice(data.get(..n).unwrap_or_default());
-        if self.buf.len() >= CHUNK {
+        if self.filled >= CHUNK {
             self.send()?;
         }
+        let space = self.buf.get_mut(self.filled..).unwrap_or_default();
+        let n = space.len().min(data.len());
+        space
+            .get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(data.get(..n).unwrap_or_default());
+        self.filled += n;
         Ok(n)
     }
 
@@ -270,6 +315,19 @@ mod tests {
             }
         }
         assert!(failed || w.finish().is_err());
+    }
+
+    #[test]
+    fn pump_and_has_more() {
+        let data: Vec<u8> = (0..2 * CHUNK + 3).map(|i| (i % 249) as u8).collect();
+        let mut r = ReadAhead::new(io::Cursor::new(data.clone())).unwrap();
+        assert!(r.has_more().unwrap());
+        let mut w = WriteBehind::new(Vec::new()).unwrap();
+        let mut seen = 0;
+        let n = w.pump(&mut r, |k| seen += k).unwrap();
+        assert_eq!((n, seen), (data.len() as u64, data.len()));
+        assert!(!r.has_more().unwrap());
+        assert_eq!(w.finish().unwrap(), data);
     }
 
     #[test]
