@@ -260,7 +260,13 @@ fn put_cmd(app: &mut App<'_>, args: &PutArgs) -> Result<()> {
     } else {
         let f = fs::File::open(&args.file)
             .with_context(|| format!("cannot open '{}'", args.file.display()))?;
-        let len = f.metadata().map(|m| m.len()).ok();
+        let file_meta = f
+            .metadata()
+            .with_context(|| format!("cannot read '{}'", args.file.display()))?;
+        if file_meta.is_dir() {
+            bail!("'{}' is a directory, not a file", args.file.display());
+        }
+        let len = Some(file_meta.len());
         (Box::new(f), len)
     };
     let mut source = ReadAhead::new(source).context("cannot start the reader thread")?;
