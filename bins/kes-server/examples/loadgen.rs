@@ -8,7 +8,9 @@
 //!   (keep-alive mTLS connections over HTTP/1.1 and HTTP/2, and a fresh handshake per
 //!   request), and prints a Markdown report: requests/s, p50/p99 latency, the ratios to the
 //!   bare server, open-loop latency at half of the peak rate, and memory with 10,000 idle
-//!   keep-alive connections.
+//!   keep-alive connections. Each comparison runs in alternating rounds (bare, generate,
+//!   decrypt, bare, …) and reports the median round, so contention from anything else on
+//!   the machine hits both servers alike.
 //!
 //! Not a benchmark harness of its own: `cargo xtask loadtest` builds it in release mode,
 //! starts `kes-server --dev`, measures start-up time and idle memory, and runs this.
@@ -251,6 +253,13 @@ impl Stats {
         f64::from(self.lat[i.min(self.lat.len() - 1)]) / 1000.0
     }
 
+    /// The round with the median throughput (its latencies come with it).
+    fn median(mut rounds: Vec<Stats>) -> Stats {
+        rounds.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
+        let mid = rounds.len() / 2;
+        rounds.swap_remove(mid)
+    }
+
     fn merge(parts: Vec<Stats>, seconds: f64) -> Stats {
         let mut all = Stats {
             seconds,
@@ -432,6 +441,7 @@ struct Opts {
     warmup: Duration,
     measure: Duration,
     idle_conns: usize,
+    rounds: usize,
 }
 
 impl Opts {
@@ -458,8 +468,9 @@ impl Opts {
             idle_rss_kb: num("--idle-rss-kb", 0),
             bare_idle_rss_kb: num("--bare-idle-rss-kb", 0),
             conns: num("--conns", 16) as usize,
-            warmup: Duration::from_secs(num("--warmup", 2)),
-            measure: Duration::from_secs(num("--seconds", 5)),
+            warmup: Duration::from_secs(num("--warmup", 1)),
+            measure: Duration::from_secs(num("--seconds", 3)),
+            rounds: num("--rounds", 3).max(1) as usize,
             idle_conns: num("--idle-conns", 10_000) as usize,
         }
     }
@@ -512,26 +523,42 @@ async fn run(o: Opts) {
     let (w, m, n) = (o.warmup, o.measure, o.conns);
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut peak = std::collections::HashMap::new();
+    // The machine is shared by the servers and this generator (and maybe other work): the
+    // workloads of one comparison run in alternating rounds and the median round counts.
     for http in [Http::H1, Http::H2] {
         let tag = match http {
             Http::H1 => "HTTP/1.1",
             Http::H2 => "HTTP/2",
         };
-        step(&format!("bare {tag}"));
-        let bare = closed_loop(&o.bare, http, &bare_req, n, false, w, m).await;
-        step(&format!("generate {tag}"));
-        let gen_stats = closed_loop(&o.kes, http, &generate, n, false, w, m).await;
-        step(&format!("decrypt {tag}"));
-        let dec = closed_loop(&o.kes, http, &decrypt, n, false, w, m).await;
+        let mut rounds: [Vec<Stats>; 3] = Default::default();
+        for round in 0..o.rounds {
+            step(&format!(
+                "{tag} keep-alive, round {}/{}",
+                round + 1,
+                o.rounds
+            ));
+            rounds[0].push(closed_loop(&o.bare, http, &bare_req, n, false, w, m).await);
+            rounds[1].push(closed_loop(&o.kes, http, &generate, n, false, w, m).await);
+            rounds[2].push(closed_loop(&o.kes, http, &decrypt, n, false, w, m).await);
+        }
+        let [bare, gen_stats, dec] = rounds.map(Stats::median);
         peak.insert((tag, "bare"), bare.rps());
         peak.insert((tag, "generate"), gen_stats.rps());
         rows.push((format!("bare server, {tag}, keep-alive"), bare));
         rows.push((format!("generate, {tag}, keep-alive"), gen_stats));
         rows.push((format!("decrypt, {tag}, keep-alive"), dec));
     }
-    step("fresh handshakes");
-    let fresh_bare = closed_loop(&o.bare, Http::H1, &bare_req, n, true, w, m).await;
-    let fresh_kes = closed_loop(&o.kes, Http::H1, &generate, n, true, w, m).await;
+    let mut fresh: [Vec<Stats>; 2] = Default::default();
+    for round in 0..o.rounds {
+        step(&format!(
+            "fresh handshakes, round {}/{}",
+            round + 1,
+            o.rounds
+        ));
+        fresh[0].push(closed_loop(&o.bare, Http::H1, &bare_req, n, true, w, m).await);
+        fresh[1].push(closed_loop(&o.kes, Http::H1, &generate, n, true, w, m).await);
+    }
+    let [fresh_bare, fresh_kes] = fresh.map(Stats::median);
     rows.push((
         "bare server, new TLS connection per request".into(),
         fresh_bare,

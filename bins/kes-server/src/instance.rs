@@ -100,6 +100,7 @@ pub struct Instance {
     conns: Arc<ConnTracker>,
     accept: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    sink: StdioSink,
 }
 
 impl std::fmt::Debug for Instance {
@@ -132,9 +133,9 @@ impl Instance {
         };
         let addr = options.addr.unwrap_or(prepared.snapshot.address);
 
+        let sink = StdioSink::new().map_err(|e| Error::io("failed to start the log writer", e))?;
         let mut env = ServerEnv::new(Arc::new(SystemClock));
-        env.sink =
-            Arc::new(StdioSink::new().map_err(|e| Error::io("failed to start the log writer", e))?);
+        env.sink = Arc::new(sink.clone());
         env.stats = Arc::new(ProcStats);
         env.version = VersionInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -205,6 +206,7 @@ impl Instance {
             conns,
             accept,
             background,
+            sink,
         })
     }
 
@@ -221,6 +223,11 @@ impl Instance {
     /// Number of open connections.
     pub fn open_connections(&self) -> usize {
         self.conns.open()
+    }
+
+    /// Writes the audit and error lines that are still buffered.
+    pub fn flush_logs(&self) {
+        self.sink.flush();
     }
 
     /// The start-up banner for the current configuration.
@@ -314,6 +321,7 @@ impl Instance {
         for task in &self.background {
             task.abort();
         }
+        self.sink.flush();
     }
 }
 

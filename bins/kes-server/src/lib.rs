@@ -67,6 +67,7 @@ pub async fn run(options: cli::Options) -> Result<(), Error> {
         write_stderr("SIGHUP signal received. Reloading configuration...");
         match instance.reload().await {
             Ok(()) => {
+                instance.flush_logs();
                 write_stdout(&instance.banner());
                 write_stdout("");
                 write_stdout("=> Reloading configuration after SIGHUP signal completed.");
@@ -74,6 +75,7 @@ pub async fn run(options: cli::Options) -> Result<(), Error> {
             Err(e) => write_stderr(&format!("Failed to reload server config: {e}")),
         }
     }
+    instance.flush_logs();
     write_stdout("=> Stopping server... Goodbye.");
     instance.shutdown(instance::SHUTDOWN_GRACE).await;
     Ok(())

@@ -2,29 +2,88 @@
 //! KES's `slog` text format (spec §10.1, §10.2).
 
 use std::io::Write as _;
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
 
 use kes_core::{AuditEvent, ErrorEvent, EventSink, Level};
 
 /// Writes audit events to stdout and error events to stderr.
 ///
-/// The request path only formats the line and queues it; a dedicated thread writes the
-/// queued lines in batches, so a slow console never stalls a request and a busy server makes
-/// one `write` per batch instead of one per event. The queue holds [`QUEUE_LINES`] lines;
-/// when it is full, requests wait (audit records are not dropped).
+/// The request path only formats the line and appends it to a buffer; a dedicated thread
+/// writes the buffers every [`FLUSH_INTERVAL`] (sooner when [`WAKE_BYTES`] have piled up).
+/// No request waits for the console or wakes a thread per line. When the writer falls
+/// [`MAX_BYTES`] behind, requests wait for it: audit records are never dropped.
+/// [`StdioSink::flush`] writes what is pending right away (at shutdown, before the banner).
 #[derive(Debug, Clone)]
 pub struct StdioSink {
-    tx: SyncSender<Line>,
+    shared: Arc<Shared>,
 }
 
-/// Capacity of the [`StdioSink`] queue.
-pub const QUEUE_LINES: usize = 16 * 1024;
+/// How long a line may wait in the buffer.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+/// Buffered bytes that wake the writer early.
+pub const WAKE_BYTES: usize = 256 * 1024;
+/// Buffered bytes at which requests wait for the writer.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
-#[derive(Debug)]
-enum Line {
-    Out(String),
-    Err(String),
+#[derive(Debug, Default)]
+struct Buffers {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    buffers: Mutex<Buffers>,
+    /// Signals the writer (enough data) and waiting requests (space again).
+    wake: Condvar,
+    space: Condvar,
+    /// Held while writing, so `flush` and the writer keep lines in order.
+    writing: Mutex<()>,
+}
+
+impl Shared {
+    fn buffers(&self) -> MutexGuard<'_, Buffers> {
+        self.buffers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, err: bool, line: &str) {
+        let mut b = self.buffers();
+        while b.out.len() + b.err.len() > MAX_BYTES {
+            self.wake.notify_one();
+            b = self.space.wait(b).unwrap_or_else(|e| e.into_inner());
+        }
+        let buf = if err { &mut b.err } else { &mut b.out };
+        let before = buf.len();
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        if err || (before < WAKE_BYTES && buf.len() >= WAKE_BYTES) {
+            // Errors go out promptly; they are rare.
+            self.wake.notify_one();
+        }
+    }
+
+    /// Writes what is buffered. Returns whether there was anything.
+    fn write_pending(&self, spare: &mut Buffers) -> bool {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut b = self.buffers();
+            std::mem::swap(&mut *b, spare);
+        }
+        self.space.notify_all();
+        let any = !spare.out.is_empty() || !spare.err.is_empty();
+        if !spare.err.is_empty() {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(&spare.err).and_then(|()| stderr.flush());
+            spare.err.clear();
+        }
+        if !spare.out.is_empty() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&spare.out).and_then(|()| stdout.flush());
+            spare.out.clear();
+        }
+        any
+    }
 }
 
 impl StdioSink {
@@ -33,52 +92,58 @@ impl StdioSink {
     /// # Errors
     /// The thread could not be spawned.
     pub fn new() -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_LINES);
+        let shared = Arc::new(Shared::default());
+        let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("kes-log-writer".into())
-            .spawn(move || writer(&rx))?;
-        Ok(Self { tx })
+            .spawn(move || writer(&weak))?;
+        Ok(Self { shared })
+    }
+
+    /// Writes every buffered line now.
+    pub fn flush(&self) {
+        self.shared.write_pending(&mut Buffers::default());
     }
 }
 
-fn writer(rx: &Receiver<Line>) {
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut err = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(line) = next {
-            let (buf, text) = match &line {
-                Line::Out(t) => (&mut out, t),
-                Line::Err(t) => (&mut err, t),
-            };
-            buf.extend_from_slice(text.as_bytes());
-            buf.push(b'\n');
-            next = if out.len() + err.len() < 1 << 20 {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
+/// Writes the buffers until the sink is gone (then once more).
+fn writer(shared: &Weak<Shared>) {
+    let mut spare = Buffers::default();
+    while let Some(shared) = shared.upgrade() {
+        {
+            let b = shared.buffers();
+            if b.out.is_empty() && b.err.is_empty() {
+                let _ = shared.wake.wait_timeout(b, FLUSH_INTERVAL);
+            }
         }
-        if !out.is_empty() {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
-            out.clear();
+        if !shared.write_pending(&mut spare) {
+            // Nothing came: sleep without holding the sink alive.
+            drop(shared);
+            std::thread::sleep(FLUSH_INTERVAL);
+        } else {
+            // Let a burst collect before the next write.
+            drop(shared);
+            std::thread::sleep(Duration::from_millis(2));
         }
-        if !err.is_empty() {
-            let mut stderr = std::io::stderr().lock();
-            let _ = stderr.write_all(&err).and_then(|()| stderr.flush());
-            err.clear();
+    }
+}
+
+impl Drop for StdioSink {
+    fn drop(&mut self) {
+        // The last handle writes what is left (the writer thread may already be asleep).
+        if Arc::strong_count(&self.shared) == 1 {
+            self.flush();
         }
     }
 }
 
 impl EventSink for StdioSink {
     fn audit(&self, ev: &AuditEvent<'_>) {
-        let _ = self.tx.send(Line::Out(ev.to_text()));
+        self.shared.push(false, &ev.to_text());
     }
 
     fn error(&self, ev: &ErrorEvent) {
-        let _ = self.tx.send(Line::Err(ev.to_text()));
+        self.shared.push(true, &ev.to_text());
     }
 }
 
@@ -160,6 +225,22 @@ fn quote(s: &mut String, v: &str) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn lines_are_buffered_and_flushed() {
+        let sink = StdioSink::new().unwrap();
+        sink.shared.push(false, "audit line");
+        assert_eq!(sink.shared.buffers().out, b"audit line\n");
+        sink.flush();
+        assert!(sink.shared.buffers().out.is_empty());
+        // The writer thread empties the buffers by itself.
+        sink.shared.push(false, "another");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !sink.shared.buffers().out.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "writer did not write");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 
     #[test]
     fn error_line_is_slog_text() {
