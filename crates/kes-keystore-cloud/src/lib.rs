@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "azure")]
+pub mod azure;
 #[cfg(feature = "entrust")]
 pub mod entrust;
 mod error;
@@ -13,7 +15,8 @@ pub mod gemalto;
     feature = "gemalto",
     feature = "fortanix",
     feature = "entrust",
-    feature = "gcp"
+    feature = "gcp",
+    feature = "azure"
 ))]
 mod rest;
 pub mod transport;

@@ -2,6 +2,8 @@
 //! the vendor's public API reference and named as a fake.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "azure")]
+pub mod fake_azure;
 pub mod fake_ciphertrust;
 pub mod fake_entrust;
 pub mod fake_fortanix;
