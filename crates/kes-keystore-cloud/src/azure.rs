@@ -963,12 +963,23 @@ impl AzureKeyStore {
     /// [`TRIES`] times) and waiting while Key Vault is still deleting it (at most
     /// [`DELETING_WAIT`]). Returns the new version's id.
     async fn put(&self, name: &str, slot: &str, value: &str) -> Result<String, StoreError> {
+        // Borrowed, so the value is only copied into the zeroizing buffer.
+        #[derive(serde::Serialize)]
+        struct Tags<'a> {
+            #[serde(rename = "kes-name")]
+            name: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct SetSecret<'a> {
+            value: &'a str,
+            tags: Tags<'a>,
+        }
         let body = rest::json(
             WHAT,
-            &serde_json::json!({
-                "value": value,
-                "tags": { NAME_TAG: name },
-            }),
+            &SetSecret {
+                value,
+                tags: Tags { name },
+            },
         )?;
         let url = self.url(&format!("secrets/{}", rest::segment(slot)), "");
         let started = Instant::now();

@@ -597,14 +597,25 @@ impl GcpKeyStore {
 
     async fn add_version(&self, name: &str, value: &[u8]) -> Result<u64, StoreError> {
         let data = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(value));
+        // Borrowed, so the value is only copied into the zeroizing buffers.
+        #[derive(serde::Serialize)]
+        struct Payload<'a> {
+            data: &'a str,
+            #[serde(rename = "dataCrc32c")]
+            data_crc32c: String,
+        }
+        #[derive(serde::Serialize)]
+        struct AddVersion<'a> {
+            payload: Payload<'a>,
+        }
         let body = rest::json(
             WHAT,
-            &serde_json::json!({
-                "payload": {
-                    "data": data.as_str(),
-                    "dataCrc32c": crc32c(value).to_string(),
-                }
-            }),
+            &AddVersion {
+                payload: Payload {
+                    data: data.as_str(),
+                    data_crc32c: crc32c(value).to_string(),
+                },
+            },
         )?;
         let url = format!("{}:addVersion", self.secret_url(name));
         let response = self.call(Method::POST, &url, Some(body)).await?;
