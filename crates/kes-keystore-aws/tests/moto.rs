@@ -16,7 +16,7 @@ use kes_keystore::conformance::{Options, run_all};
 use kes_keystore::{Error as StoreError, KeyStore};
 use kes_keystore_aws::{AwsConfig, AwsKeyStore, CredentialSource, Error};
 use serde_json::json;
-use support::moto::{Moto, REGION};
+use support::moto::{Moto, MotoConfig, REGION};
 use support::{FakeRequest, FakeResponse, serve};
 
 fn no_env() -> impl Fn(&str) -> Option<String> {
@@ -40,12 +40,12 @@ async fn connect(config: AwsConfig) -> AwsKeyStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_with_signature_checking() {
-    let moto = Moto::start_with_auth().await;
+    let moto = Moto::start_with_auth().unwrap();
     let store = connect(moto.config()).await;
     assert_eq!(store.credential_source(), CredentialSource::Static);
     assert_eq!(
         store.describe(),
-        format!("AWS SecretsManager: {}", moto.url)
+        format!("AWS SecretsManager: {}", moto.url())
     );
     let report = run_all(&store, &aws_options()).await;
     assert!(report.is_ok(), "{report}\nmoto log:\n{}", moto.log());
@@ -53,11 +53,11 @@ async fn conformance_with_signature_checking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_a_clear_error() {
-    let moto = Moto::start_with_auth().await;
+    let moto = Moto::start_with_auth().unwrap();
 
     // A known access key with the wrong secret: the signature does not match.
     let mut config = moto.config();
-    config.set_credentials(&moto.access_key, "not-the-secret-key", "");
+    config.set_credentials(moto.access_key(), "not-the-secret-key", "");
     let err = AwsKeyStore::connect_with_env(config, &no_env())
         .await
         .unwrap_err();
@@ -84,22 +84,22 @@ async fn wrong_credentials_are_a_clear_error() {
         .json(
             "secretsmanager",
             "secretsmanager.GetSecretValue",
-            json!({"SecretId": "signed-key"}),
+            &json!({"SecretId": "signed-key"}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200, "the harness signs with the same key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_encrypted_secret() {
-    let moto = Moto::start_with_auth().await;
+    let moto = Moto::start_with_auth().unwrap();
     let (status, key) = moto
         .json(
             "kms",
             "TrentService.CreateKey",
-            json!({"Description": "kes-rs test key"}),
+            &json!({"Description": "kes-rs test key"}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200, "{key}");
     let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
 
@@ -115,9 +115,9 @@ async fn kms_encrypted_secret() {
         .json(
             "secretsmanager",
             "secretsmanager.DescribeSecret",
-            json!({"SecretId": "kms-key"}),
+            &json!({"SecretId": "kms-key"}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200, "{described}");
     assert_eq!(described["KmsKeyId"], json!(key_id), "{described}");
 
@@ -128,15 +128,15 @@ async fn kms_encrypted_secret() {
         .json(
             "secretsmanager",
             "secretsmanager.DescribeSecret",
-            json!({"SecretId": "default-key"}),
+            &json!({"SecretId": "default-key"}),
         )
-        .await;
+        .unwrap();
     assert_ne!(described["KmsKeyId"], json!(key_id), "{described}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_through_500_secrets() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().unwrap();
     let store = Arc::new(connect(moto.config()).await);
     // Secrets that are not KES keys are listed too (as KES), but not under our prefix.
     store.create("other-secret", b"x").await.unwrap();
@@ -176,7 +176,7 @@ async fn paging_through_500_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kes_layout_both_ways() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().unwrap();
     let store = connect(moto.config()).await;
     let value = r#"{"bytes":"Mn6T2nTFuvjLiaZpjOtlHkjn8p/a3+ZMh27cNvdzmZY="}"#;
 
@@ -185,9 +185,9 @@ async fn kes_layout_both_ways() {
         .json(
             "secretsmanager",
             "secretsmanager.CreateSecret",
-            json!({"Name": "written-by-kes", "SecretString": value}),
+            &json!({"Name": "written-by-kes", "SecretString": value}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(
         store.get("written-by-kes").await.unwrap().as_slice(),
@@ -203,9 +203,9 @@ async fn kes_layout_both_ways() {
         .json(
             "secretsmanager",
             "secretsmanager.GetSecretValue",
-            json!({"SecretId": "written-by-us"}),
+            &json!({"SecretId": "written-by-us"}),
         )
-        .await;
+        .unwrap();
     assert_eq!(got["SecretString"], json!(value));
     assert_eq!(got["Name"], json!("written-by-us"));
 
@@ -214,9 +214,9 @@ async fn kes_layout_both_ways() {
         .json(
             "secretsmanager",
             "secretsmanager.CreateSecret",
-            json!({"Name": "binary", "SecretBinary": "AAEC/w=="}),
+            &json!({"Name": "binary", "SecretBinary": "AAEC/w=="}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(
         store.get("binary").await.unwrap().as_slice(),
@@ -243,9 +243,9 @@ async fn kes_layout_both_ways() {
         .json(
             "secretsmanager",
             "secretsmanager.DeleteSecret",
-            json!({"SecretId": "written-by-kes", "RecoveryWindowInDays": 7}),
+            &json!({"SecretId": "written-by-kes", "RecoveryWindowInDays": 7}),
         )
-        .await;
+        .unwrap();
     assert_eq!(status, 200);
     let got = store.get("written-by-kes").await;
     assert!(
@@ -320,9 +320,9 @@ async fn throttling_proxy(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_backs_off_and_succeeds() {
-    let moto = Moto::start_with_auth().await;
+    let moto = Moto::start_with_auth().unwrap();
     // The Host header the signature covers is the proxy's; moto checks it as it arrives.
-    let (url, throttled, _) = throttling_proxy(moto.url.clone(), 3).await;
+    let (url, throttled, _) = throttling_proxy(moto.url().to_owned(), 3).await;
     let mut config = moto.config();
     config.endpoint = url.clone();
     config.max_attempts = 5;
@@ -339,7 +339,7 @@ async fn throttling_backs_off_and_succeeds() {
     store.create("after-throttling", b"v").await.unwrap();
 
     // When the throttling outlasts the attempts, the error says so.
-    let (url, throttled, forwarded) = throttling_proxy(moto.url.clone(), usize::MAX).await;
+    let (url, throttled, forwarded) = throttling_proxy(moto.url().to_owned(), usize::MAX).await;
     let mut config = moto.config();
     config.endpoint = url;
     config.max_attempts = 2;
@@ -363,7 +363,7 @@ async fn throttling_backs_off_and_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_endpoint() {
-    let mut moto = Moto::start().await;
+    let mut moto = Moto::start().unwrap();
     let store = connect(moto.config()).await;
     assert!(store.status().await.is_ok());
     moto.kill();
@@ -392,12 +392,12 @@ async fn unreachable_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_credentials() {
-    let moto = Moto::start_with_auth().await;
+    let moto = Moto::start_with_auth().unwrap();
     let mut config = moto.config();
     config.credentials = None;
     let env: HashMap<String, String> = [
-        ("AWS_ACCESS_KEY_ID", moto.access_key.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", moto.secret_key.as_str()),
+        ("AWS_ACCESS_KEY_ID", moto.access_key()),
+        ("AWS_SECRET_ACCESS_KEY", moto.secret_key()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -412,7 +412,7 @@ async fn environment_credentials() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_identity_through_sts() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n").unwrap();
@@ -422,7 +422,7 @@ async fn web_identity_through_sts() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/kes"),
         ("AWS_ROLE_SESSION_NAME", "kes-test"),
-        ("AWS_ENDPOINT_URL_STS", moto.url.as_str()),
+        ("AWS_ENDPOINT_URL_STS", moto.url()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -492,7 +492,7 @@ async fn fake_container_endpoint(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_credentials_are_refreshed_before_they_expire() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().unwrap();
     let (url, calls) =
         fake_container_endpoint(Duration::from_secs(2), ("ASIATEST".into(), "secret".into())).await;
     let mut config = moto.config();
@@ -532,7 +532,7 @@ async fn container_credentials_are_refreshed_before_they_expire() {
 /// `X-aws-ec2-metadata-token`; a GET without the token is 401).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_metadata_credentials() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().unwrap();
     let addr = serve(|req: FakeRequest| async move {
         match (req.method.as_str(), req.path.as_str()) {
             ("PUT", "/latest/api/token") => {

@@ -29,33 +29,52 @@ pub(crate) fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> std::io::Result<Response> {
+    let body = body.unwrap_or("");
+    let mut headers = Vec::new();
+    if let Some(token) = token {
+        headers.push(("X-Vault-Token", token));
+    }
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    send(addr, tls, method, path, &headers, body.as_bytes())
+}
+
+/// Sends one request with `headers` (besides `Host`, `Connection` and `Content-Length`) and
+/// reads the whole response.
+pub(crate) fn send(
+    addr: SocketAddr,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
     tcp.set_write_timeout(Some(IO_TIMEOUT))?;
 
-    let body = body.unwrap_or("");
     let mut head = format!(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(token) = token {
-        head.push_str("X-Vault-Token: ");
-        head.push_str(token);
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
         head.push_str("\r\n");
     }
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
     head.push_str("\r\n");
-    head.push_str(body);
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
 
     let raw = match tls {
-        None => exchange(tcp, head.as_bytes())?,
+        None => exchange(tcp, &request)?,
         Some(config) => {
             let name = ServerName::IpAddress(addr.ip().into());
             let conn = rustls::ClientConnection::new(Arc::clone(config), name)
                 .map_err(std::io::Error::other)?;
-            exchange(rustls::StreamOwned::new(conn, tcp), head.as_bytes())?
+            exchange(rustls::StreamOwned::new(conn, tcp), &request)?
         }
     };
     parse(&raw)

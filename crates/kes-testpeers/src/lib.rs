@@ -4,6 +4,9 @@
 //!   `rvault`, starts it on a free loopback port with a temporary config and data directory,
 //!   initialises and unseals it, mounts a KV engine and enables AppRole, and kills it on drop.
 //!   The server, CLI and keystore tests all use it, so it lives in its own crate.
+//! * [`moto`] starts moto (`moto_server`, an AWS-API server: Secrets Manager, KMS, IAM, STS)
+//!   on a free loopback port, optionally with signature checking and an IAM user's key, makes
+//!   SigV4-signed calls to it, and kills it on drop.
 //! * [`pki`] writes a CA, a server certificate for `127.0.0.1`/`localhost` and a client
 //!   certificate into a directory, for TLS and mTLS tests.
 //!
@@ -15,11 +18,13 @@
 //! talks to a peer, which is fine inside a test, also inside an async test.
 
 mod http;
+pub mod moto;
 pub mod pki;
 pub mod rusty_vault;
 
 use std::path::PathBuf;
 
+pub use moto::Moto;
 pub use pki::Pki;
 pub use rusty_vault::{AppRoleCredentials, RustyVault};
 
