@@ -41,7 +41,16 @@ pub struct Options {
     /// executor) instead of interleaving them on the caller's task. Only for stores whose
     /// futures need no runtime (memory, filesystem). Default `false`.
     pub threads: bool,
+    /// The largest value the store holds, in bytes, for stores with a limit (Azure Key
+    /// Vault: 25 KiB). `None` (default): the `value_alphabet` case stores a
+    /// [`LARGE_VALUE_LEN`]-byte value. `Some(max)`: it stores a value of exactly `max` bytes
+    /// instead, and checks that a value one byte longer is refused with
+    /// [`Error::InvalidValue`] and leaves nothing behind.
+    pub max_value_len: Option<usize>,
 }
+
+/// The length of `value_alphabet`'s large value without [`Options::max_value_len`] (64 KiB).
+pub const LARGE_VALUE_LEN: usize = 64 * 1024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -51,6 +60,7 @@ impl Default for Options {
             bulk_keys: 1100,
             racers: 16,
             threads: false,
+            max_value_len: None,
         }
     }
 }
@@ -455,21 +465,26 @@ async fn value_alphabet(store: &dyn KeyStore, o: &Options) -> Result<(), String>
         .chain(*b"+/=")
         .collect();
     let proto = b"CiQKIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAESJAogAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQARoMCNithK0GEID67qYDIkAzZWNmY2RmMzhmY2JlMTQxYWUyNmExMDMwZjgxZTk2Yjc1MzM2NWE0Njc2MGFlNmI1Nzg2OThhOTdjNTlmZDIy".to_vec();
-    let large: Vec<u8> = base64.iter().copied().cycle().take(64 * 1024).collect();
+    let large_len = o.max_value_len.unwrap_or(LARGE_VALUE_LEN);
+    let large: Vec<u8> = base64.iter().copied().cycle().take(large_len).collect();
     let cases = [
         ("printable", printable),
         ("base64", base64),
         ("proto", proto),
         ("large", large),
     ];
-    let names: Vec<String> = cases
+    let mut names: Vec<String> = cases
         .iter()
         .map(|(n, _)| format!("{}val-{n}", o.namespace))
         .collect();
+    let too_large = format!("{}val-too-large", o.namespace);
+    if o.max_value_len.is_some() {
+        names.push(too_large.clone());
+    }
     let result = async {
         for ((_, value), name) in cases.iter().zip(&names) {
             if let Err(e) = store.create(name, value).await {
-                return fail(&format!("create '{name}'"), e);
+                return fail(&format!("create '{name}' ({} bytes)", value.len()), e);
             }
         }
         for ((_, value), name) in cases.iter().zip(&names) {
@@ -479,6 +494,24 @@ async fn value_alphabet(store: &dyn KeyStore, o: &Options) -> Result<(), String>
                     "'{name}' changed in the store"
                 ),
                 Err(e) => return fail(&format!("get '{name}'"), e),
+            }
+        }
+        if let Some(max) = o.max_value_len {
+            let value: Vec<u8> = b"A".repeat(max.saturating_add(1));
+            match store.create(&too_large, &value).await {
+                Err(Error::InvalidValue { .. }) => {}
+                Ok(()) => {
+                    return Err(format!(
+                        "a value of {} bytes (max_value_len + 1) was accepted",
+                        value.len()
+                    ));
+                }
+                Err(e) => return fail("create of a value over max_value_len", e),
+            }
+            match store.get(&too_large).await {
+                Err(Error::NotFound) => {}
+                Ok(_) => return Err("a refused value was stored".into()),
+                Err(e) => return fail("get of a refused value", e),
             }
         }
         Ok(())

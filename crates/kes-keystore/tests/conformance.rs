@@ -136,3 +136,80 @@ async fn suite_catches_a_broken_store() {
             .is_err()
     );
 }
+
+/// A store that holds values up to `max` bytes (as Azure Key Vault, 25 KiB), or accepts
+/// anything when `enforce` is off.
+struct Limited {
+    inner: MemKeyStore,
+    max: usize,
+    enforce: bool,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Limited {
+    fn describe(&self) -> String {
+        "Limited".into()
+    }
+    async fn status(&self) -> kes_keystore::Result<std::time::Duration> {
+        self.inner.status().await
+    }
+    async fn create(&self, name: &str, value: &[u8]) -> kes_keystore::Result<()> {
+        if self.enforce && value.len() > self.max {
+            return Err(kes_keystore::Error::InvalidValue {
+                name: name.into(),
+                reason: format!("larger than {} bytes", self.max),
+            });
+        }
+        self.inner.create(name, value).await
+    }
+    async fn get(&self, name: &str) -> kes_keystore::Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.inner.get(name).await
+    }
+    async fn delete(&self, name: &str) -> kes_keystore::Result<()> {
+        self.inner.delete(name).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        continue_at: &str,
+        n: usize,
+    ) -> kes_keystore::Result<kes_keystore::ListPage> {
+        self.inner.list(prefix, continue_at, n).await
+    }
+}
+
+/// `max_value_len`: a store with a value limit passes the whole suite with it, fails
+/// `value_alphabet` without it, and a store that does not refuse larger values is caught.
+#[tokio::test]
+async fn max_value_len_runs_the_whole_suite_on_a_limited_store() {
+    const MAX: usize = 25 * 1024;
+    let limited = Limited {
+        inner: MemKeyStore::new(),
+        max: MAX,
+        enforce: true,
+    };
+    let options = Options {
+        max_value_len: Some(MAX),
+        ..Options::default()
+    };
+    run(&limited, &options).await;
+
+    let report = conformance::run_all(&limited, &Options::default()).await;
+    let failed: Vec<&str> = report.failed.iter().map(|(c, _)| *c).collect();
+    assert_eq!(failed, ["value_alphabet"], "{report}");
+    assert!(
+        report.failed[0].1.contains(&format!("{} bytes", 64 * 1024)),
+        "{report}"
+    );
+
+    let lax = Limited {
+        inner: MemKeyStore::new(),
+        max: MAX,
+        enforce: false,
+    };
+    let err = conformance::run_case(&lax, &options, "value_alphabet")
+        .await
+        .unwrap_err();
+    assert!(err.contains("was accepted"), "{err}");
+    assert!(lax.list_all("").await.unwrap().is_empty(), "cleaned up");
+}
