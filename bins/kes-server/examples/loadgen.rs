@@ -607,6 +607,11 @@ async fn run(o: Opts) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kb(o.kes_pid);
     let bare_rss_now = rss_kb(o.bare_pid);
+    let (bare_idle, bare_failed, _) = open_idle(&o.bare, o.idle_conns).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let bare_with_idle = rss_kb(o.bare_pid);
+    let bare_opened = bare_idle.len();
+    drop(bare_idle);
 
     // ---- report ----
     let get = |name: &str| &rows.iter().find(|(n, _)| n == name).unwrap().1;
@@ -664,9 +669,10 @@ async fn run(o: Opts) {
         bare_rss_now as f64 / 1024.0
     );
     println!(
-        "| RSS with {opened} idle keep-alive connections ({failed} failed, opened in {:.1} s) | {:.1} MB | |",
+        "| RSS with {opened} idle keep-alive connections ({failed} failed, opened in {:.1} s; bare: {bare_opened}, {bare_failed} failed) | {:.1} MB | {:.1} MB |",
         took.as_secs_f64(),
-        with_idle as f64 / 1024.0
+        with_idle as f64 / 1024.0,
+        bare_with_idle as f64 / 1024.0
     );
     println!(
         "| RSS 2 s after closing them | {:.1} MB | |",

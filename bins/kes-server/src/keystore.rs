@@ -136,6 +136,20 @@ mod tests {
         None
     }
 
+    #[cfg(not(feature = "vault"))]
+    #[tokio::test]
+    async fn vault_without_the_feature_names_it() {
+        let vault = kes_core::config::load(
+            "admin:\n  identity: disabled\ntls:\n  key: k\n  cert: c\nkeystore:\n  vault:\n    endpoint: http://127.0.0.1:8200\n    approle:\n      id: i\n      secret: s\n",
+            &no_env,
+        )
+        .unwrap()
+        .config
+        .keystore;
+        let err = open(&vault, &no_env).await.err().unwrap().to_string();
+        assert!(err.contains("cargo feature 'vault'"), "{err}");
+    }
+
     #[tokio::test]
     async fn fs_store_opens_and_sealed_store_needs_its_key() {
         let dir = tempfile::tempdir().unwrap();

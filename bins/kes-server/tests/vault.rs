@@ -2,6 +2,7 @@
 //! a key created through one server is used through the others, and killing one server in
 //! the middle of a load does not disturb the other two. Also runs the Vault example config.
 
+#![cfg(feature = "vault")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
