@@ -152,8 +152,9 @@ pub(crate) struct Provider {
     cached: tokio::sync::Mutex<Option<Credentials>>,
 }
 
-/// The environment lookup the default chain reads.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+/// The environment lookup the default chain reads (`Sync`, so that `connect_with_env` is a
+/// `Send` future a server can spawn).
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 impl Provider {
     /// Chooses the source: static credentials from `config`, else the first default-chain

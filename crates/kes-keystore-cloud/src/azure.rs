@@ -60,7 +60,7 @@ const STRIPES: usize = 64;
 const WHAT: &str = "keyvault";
 
 /// The environment lookup the default chain reads (injected, so it stays testable).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// How the store authenticates (`credentials`, `managed_identity`, or neither).
 #[derive(Clone)]

@@ -44,7 +44,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const METADATA_FLAVOR: HeaderName = HeaderName::from_static("metadata-flavor");
 
 /// The environment lookup the default chain reads (injected, so it stays testable).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// Where the access tokens come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
