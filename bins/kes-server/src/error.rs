@@ -50,17 +50,14 @@ pub enum Error {
 
     /// The configuration chooses a keystore this build does not contain.
     #[error(
-        "keystore '{section}' is not available in this build of kes-server: {}",
-        match feature {
-            Some(f) => format!("rebuild it with the cargo feature '{f}' (cargo build --features {f})"),
-            None => "no cargo feature provides it yet".to_owned(),
-        }
+        "keystore '{section}' is not available in this build of kes-server: rebuild it with \
+         the cargo feature '{feature}' (cargo build --features {feature})"
     )]
     BackendNotCompiled {
         /// The config section, e.g. `keystore.vault`.
         section: &'static str,
-        /// The cargo feature that provides it, when one exists.
-        feature: Option<&'static str>,
+        /// The cargo feature that provides it.
+        feature: &'static str,
     },
 
     /// The listen socket could not be opened.

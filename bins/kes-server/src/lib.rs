@@ -10,8 +10,9 @@
 //! * [`serve`]: hyper HTTP/1.1 and HTTP/2 over those connections, with KES's timeouts
 //!   (handshake and header 5 s, idle 90 s, per-route response deadlines), body limits
 //!   enforced while reading, and graceful shutdown.
-//! * [`keystore`]: opens the keystore the configuration names (filesystem, sealed
-//!   filesystem, and HashiCorp Vault with the `vault` feature).
+//! * [`keystore`]: opens the keystore the configuration names through `kes-backends`
+//!   (filesystem and sealed filesystem always; Vault, AWS, GCP, Azure, CipherTrust, Fortanix
+//!   and Entrust behind cargo features of the same names).
 //! * [`instance`]: a running server — start, SIGHUP reload of the whole configuration, the
 //!   15-minute TLS re-read, the cache tick, shutdown.
 //! * [`dev`], [`banner`], [`mlock`], [`sink`], [`stats`], [`cli`]: `--dev` mode, the start-up

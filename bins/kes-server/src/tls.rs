@@ -474,6 +474,30 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_certificates_are_chain_verified() {
+        use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let leaf = leaf.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+
+        let verifier = forwarded_cert_verifier(&[ca.der().clone()]).unwrap();
+        let now = SystemTime::now();
+        assert!(verifier.verify(leaf.der(), now));
+        assert!(!verifier.verify(ca.der(), now));
+        let stranger = creds(&["localhost"]);
+        assert!(!verifier.verify(stranger.certificate.as_der(), now));
+        assert!(!verifier.verify(b"junk", now));
+        // rcgen certificates are valid until 4096.
+        let later = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100_000_000_000);
+        assert!(!verifier.verify(leaf.der(), later));
+    }
+
+    #[test]
     fn fingerprint_follows_file_contents() {
         let dir = tempfile::tempdir().unwrap();
         let c = creds(&["localhost"]);

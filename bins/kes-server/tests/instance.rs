@@ -31,7 +31,7 @@ async fn start(setup: &Setup, settings: HttpSettings) -> Instance {
 async fn idle_connections_close_busy_ones_stay() {
     let setup = Setup::new();
     let settings = HttpSettings {
-        idle_timeout: Duration::from_millis(800),
+        idle_timeout: Duration::from_millis(1500),
         ..HttpSettings::default()
     };
     let instance = start(&setup, settings).await;
@@ -42,10 +42,10 @@ async fn idle_connections_close_busy_ones_stay() {
             .await
             .unwrap();
         assert_eq!(c.call("GET", "/version", "").await.status, 200);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
         // Activity resets the idle timer.
         assert_eq!(c.call("GET", "/version", "").await.status, 200, "{http:?}");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(3500)).await;
         assert!(
             c.send("GET", "/version", "").await.is_err(),
             "{http:?}: still open"
@@ -61,7 +61,7 @@ async fn idle_connections_close_busy_ones_stay() {
         .await
         .unwrap();
     let mut body = stream.into_body();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let mut c = connect(addr, setup.client(Some(&setup.admin), Http::H2))
         .await
         .unwrap();
