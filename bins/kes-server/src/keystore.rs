@@ -67,7 +67,23 @@ mod tests {
                 "failed to open keystore: invalid AWS secretsmanager keystore: no region specified"
             );
         } else {
-            assert!(matches!(err, Error::BackendNotCompiled { feature: "aws", .. }));
+            assert!(matches!(
+                err,
+                Error::BackendNotCompiled { feature: "aws", .. }
+            ));
+        }
+
+        #[cfg(not(feature = "vault"))]
+        {
+            let vault = kes_core::config::load(
+                "admin:\n  identity: disabled\ntls:\n  key: k\n  cert: c\nkeystore:\n  vault:\n    endpoint: http://127.0.0.1:8200\n    approle:\n      id: i\n      secret: s\n",
+                &no_env,
+            )
+            .unwrap()
+            .config
+            .keystore;
+            let err = open(&vault, &no_env).await.err().unwrap().to_string();
+            assert!(err.contains("cargo feature 'vault'"), "{err}");
         }
 
         let gcp = KeyStoreConfig::Gcp(GcpKeyStore {

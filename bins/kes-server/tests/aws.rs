@@ -8,6 +8,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::{Http, KesProcess, Setup, connect};
 use kes_testpeers::Moto;
 use serde_json::{Value, json};
@@ -105,10 +106,19 @@ async fn keys_in_aws_secrets_manager_over_tls() {
     create_generate_decrypt(&server, &setup, "e2e-key").await;
 
     // Stored as KES stores it: a secret named after the key, its value the stored key
-    // (JSON naming the creator), encrypted with the configured KMS key.
+    // (base64 of the protobuf encoding), encrypted with the configured KMS key.
     let stored = secret(&moto, "GetSecretValue", "e2e-key");
-    let value: Value = serde_json::from_str(stored["SecretString"].as_str().unwrap()).unwrap();
-    assert_eq!(value["created_by"], setup.admin.identity.as_str(), "{value}");
+    let value = stored["SecretString"].as_str().unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .unwrap_or_else(|e| panic!("{value}: {e}"));
+    assert!(decoded.len() > 32, "{value}");
+    assert!(
+        decoded
+            .windows(setup.admin.identity.len())
+            .any(|w| w == setup.admin.identity.as_bytes()),
+        "the stored key names its creator"
+    );
     let described = secret(&moto, "DescribeSecret", "e2e-key");
     let kms = described["KmsKeyId"].as_str().unwrap_or_default();
     assert!(
@@ -131,7 +141,8 @@ async fn keys_in_aws_secrets_manager_over_tls() {
             &json!({"SecretId": "e2e-key"}),
         )
         .unwrap();
-    assert_eq!(status, 400, "{body}");
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(body["__type"], "ResourceNotFoundException", "{body}");
 }
 
 /// `examples/configs/aws.yml`, pointed at moto, starts and serves keys with the access key

@@ -158,9 +158,12 @@ async fn a_broken_config_on_reload_keeps_the_running_one() {
             with_keystore(
                 &setup,
                 &good,
-                "  aws:\n    secretsmanager:\n      endpoint: e\n      region: r\n",
+                &format!(
+                    "  fs:\n    path: {}\n    seal:\n      key_file: /nonexistent/seal.key\n",
+                    setup.path("keys").display()
+                ),
             ),
-            "keystore.aws.secretsmanager",
+            "failed to open keystore: failed to read the seal key file '/nonexistent/seal.key'",
         ),
     ]
     .into_iter()
@@ -527,7 +530,10 @@ async fn example_configs_load_and_run() {
         ("VAULT_APPROLE_ID", "role"),
         ("VAULT_APPROLE_SECRET", "secret"),
         ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
     ];
     let mut names: Vec<String> = std::fs::read_dir(examples_dir())
         .unwrap()
