@@ -31,7 +31,7 @@ pub(crate) const CERT_FILE_VARS: [&str; 3] = [
 pub(crate) const DEFAULT_SERVER: &str = "127.0.0.1:7373";
 
 /// Looks up environment variables (the process environment; tests inject their own).
-pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 fn first(env: Env<'_>, vars: &[&str]) -> Option<String> {
     vars.iter()

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use kes_core::config::{KeyStoreConfig, SealKeySource};
-use kes_keystore::{FsKeyStore, KeyStore};
+use kes_core::config::KeyStoreConfig;
+use kes_keystore::KeyStore;
 use kes_policy::Pattern;
 
 use crate::cli::MigrateArgs;
@@ -175,98 +175,21 @@ async fn copy(
     }
 }
 
-/// Opens the keystore of a server configuration file.
+/// Opens the keystore of a server configuration file (through kes-backends, as kes-server
+/// does).
 async fn open(path: &Path, env: Env<'_>) -> Result<Arc<dyn KeyStore>> {
     let yaml = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read '{}'", path.display()))?;
     let loaded = kes_core::config::load(&yaml, env)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("invalid config '{}'", path.display()))?;
-    open_store(&loaded.config.keystore, env).await
-}
-
-async fn open_store(config: &KeyStoreConfig, env: Env<'_>) -> Result<Arc<dyn KeyStore>> {
-    match config {
-        KeyStoreConfig::Fs(fs) => {
-            let store = match &fs.seal {
-                None => FsKeyStore::open(&fs.path),
-                Some(SealKeySource::File(file)) => {
-                    let key = kes_keystore::read_seal_key_file(file).map_err(|e| anyhow!("{e}"))?;
-                    FsKeyStore::open_sealed(&fs.path, &key)
-                }
-                Some(SealKeySource::Key(key)) => {
-                    FsKeyStore::open_sealed(&fs.path, key.expose_secret())
-                }
-            }
-            .map_err(|e| anyhow!("{e}"))?;
-            Ok(Arc::new(store))
-        }
-        #[cfg(feature = "vault")]
-        KeyStoreConfig::Vault(vault) => vault::open(vault, env).await,
-        other => {
-            let _ = env;
-            bail!(
-                "keystore '{}' is not supported by this kes-cli build",
-                other.section()
-            )
-        }
-    }
-}
-
-#[cfg(feature = "vault")]
-mod vault {
-    use std::sync::Arc;
-
-    use anyhow::{Result, anyhow};
-    use kes_core::config::{VaultAuth, VaultJwt, VaultKeyStore, VaultKvVersion};
-    use kes_keystore::KeyStore;
-    use kes_keystore_vault as kv;
-
-    use crate::conn::Env;
-
-    pub(super) async fn open(cfg: &VaultKeyStore, env: Env<'_>) -> Result<Arc<dyn KeyStore>> {
-        let mut config = kv::VaultConfig::new(cfg.endpoint.clone());
-        config.engine = cfg.engine.clone();
-        config.version = match cfg.version {
-            VaultKvVersion::V1 => kv::KvVersion::V1,
-            VaultKvVersion::V2 => kv::KvVersion::V2,
-        };
-        config.namespace = cfg.namespace.clone();
-        config.prefix = cfg.prefix.clone();
-        config.transit = cfg.transit.as_ref().map(|t| {
-            let mut transit = kv::TransitConfig::new(t.key.clone());
-            transit.engine = t.engine.clone();
-            transit
-        });
-        match &cfg.auth {
-            Some(VaultAuth::AppRole(a)) => {
-                let mut approle =
-                    kv::AppRoleConfig::new(a.id.clone(), a.secret.expose_secret().to_owned());
-                approle.engine = a.engine.clone();
-                approle.namespace = a.namespace.clone();
-                config.approle = Some(approle);
-            }
-            Some(VaultAuth::Kubernetes(k)) => {
-                let jwt = match &k.jwt {
-                    VaultJwt::File(path) => kv::KubernetesJwt::File(path.clone()),
-                    VaultJwt::Token(token) => kv::KubernetesJwt::from_config(token.expose_secret()),
-                };
-                let mut kubernetes = kv::KubernetesConfig::new(k.role.clone(), jwt);
-                kubernetes.engine = k.engine.clone();
-                kubernetes.namespace = k.namespace.clone();
-                config.kubernetes = Some(kubernetes);
-            }
-            None => {}
-        }
-        config.tls.key = cfg.tls.key.clone();
-        config.tls.cert = cfg.tls.cert.clone();
-        config.tls.ca = cfg.tls.ca.clone();
+    let mut keystore = loaded.config.keystore;
+    if let KeyStoreConfig::Vault(vault) = &mut keystore {
         // A one-shot copy needs no background health checks.
-        config.status_ping = std::time::Duration::ZERO;
-        config.apply_env(env).map_err(|e| anyhow!("{e}"))?;
-        let store = kv::VaultKeyStore::connect(config)
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        Ok(Arc::new(store))
+        vault.status_ping = Duration::ZERO;
     }
+    kes_backends::open(&keystore, env)
+        .await
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("failed to open the keystore of '{}'", path.display()))
 }

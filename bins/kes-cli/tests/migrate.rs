@@ -2,6 +2,7 @@
 //! filesystem, byte-identical at the end; an interrupted migration finished with `--merge`
 //! without duplicates or losses; existing keys fail the default mode; `--force` replaces.
 
+#![cfg(feature = "vault")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
