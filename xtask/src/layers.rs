@@ -63,6 +63,11 @@ const RULES: &[(&str, &str, &str)] = &[
         "kes-keystore-vault",
         "the server core never links a keystore backend",
     ),
+    (
+        "kes-core",
+        "kes-backends",
+        "the server core never links a keystore backend",
+    ),
     ("kes-core", "kes-client", "the server core is not a client"),
     (
         "kes-client",
