@@ -334,9 +334,11 @@ async fn closed_loop(
     Stats::merge(parts, measure.as_secs_f64())
 }
 
-/// Sends `rate` requests/s spread over `conns` keep-alive connections at fixed intervals;
-/// latency counts from the scheduled send time, so a slow response also delays (and is
-/// charged to) the requests queued behind it.
+/// Sends `rate` requests/s spread over `conns` keep-alive connections at fixed intervals.
+/// When a response comes back after the next request was due, that request's latency
+/// counts from its scheduled time, so a slow response is also charged to the requests
+/// queued behind it (no coordinated omission); otherwise it counts from the actual send
+/// (tokio's timer wakes up to a millisecond late, which is no fault of the server).
 async fn open_loop(
     target: &Target,
     http: Http,
@@ -346,26 +348,51 @@ async fn open_loop(
     measure: Duration,
 ) -> Stats {
     let config = target.config(http, false);
+    // tokio's timer has millisecond resolution: give every connection at least 5 ms between
+    // its requests, so the schedule is not made of timer ticks.
+    let conns = conns.max((rate * 0.005).ceil() as usize);
     let interval = Duration::from_secs_f64(conns as f64 / rate);
+    // Connect first (handshakes are not what this measures), then start the clock.
+    let mut connecting = Vec::new();
+    for _ in 0..conns {
+        let (config, addr) = (config.clone(), target.addr);
+        connecting.push(tokio::spawn(
+            async move { connect(addr, config).await.ok() },
+        ));
+    }
+    let mut ready = Vec::new();
+    for c in connecting {
+        ready.push(c.await.unwrap());
+    }
     let mut tasks = Vec::new();
-    let start = Instant::now() + Duration::from_millis(500);
+    let start = Instant::now() + Duration::from_millis(100);
     let until = start + measure;
-    for i in 0..conns {
+    for (i, conn) in ready.into_iter().enumerate() {
         let (config, req, addr) = (config.clone(), req.clone(), target.addr);
         let offset = interval.mul_f64(i as f64 / conns as f64);
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
-            let mut conn = connect(addr, config.clone()).await.ok();
+            let mut conn = conn;
             let mut next = start + offset;
+            let mut prev_done = Instant::now();
             while next < until {
                 tokio::time::sleep_until(next.into()).await;
+                // Behind schedule because the server was slow: charge the wait to the
+                // server. Late only because the timer ticks in milliseconds: that is the
+                // generator's lateness, not the server's.
+                let sent = if prev_done > next {
+                    next
+                } else {
+                    Instant::now()
+                };
                 let ok = match conn.as_mut() {
                     Some(c) => matches!(c.send(&req).await, Ok((200, _))),
                     None => false,
                 };
+                prev_done = Instant::now();
                 if ok {
                     stats.requests += 1;
-                    let lat = Instant::now() - next;
+                    let lat = prev_done - sent;
                     stats
                         .lat
                         .push(u32::try_from(lat.as_micros()).unwrap_or(u32::MAX));
