@@ -322,7 +322,15 @@ impl KesProcess {
 
 impl Drop for KesProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM first, so the server cleans up (dev mode removes its directory).
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &self.pid().to_string()])
+                .status();
+            if self.wait_exit(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
