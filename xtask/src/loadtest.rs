@@ -7,7 +7,8 @@
 //! p50/p99, ratios to the bare server, latency at half of peak, RSS with 10,000 idle
 //! keep-alive connections). The numbers go into `docs/benchmarks.md` by hand.
 //!
-//! Options: `--seconds N` (measurement per workload, default 5), `--warmup N` (default 2),
+//! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
+//! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 3),
 //! `--conns N` (default 16), `--idle-conns N` (default 10000). Linux only (`/proc`).
 
 use std::io::{BufRead as _, BufReader};
@@ -19,11 +20,22 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cargo, root, run};
 
-/// Kills the child on drop.
+/// Stops the child on drop: SIGTERM (kes-server then removes its dev-mode files), SIGKILL
+/// if it is still running after 5 s.
 struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -84,7 +96,7 @@ pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--seconds" | "--warmup" | "--conns" | "--idle-conns" => {
+            "--seconds" | "--warmup" | "--conns" | "--idle-conns" | "--rounds" => {
                 let value = it.next().with_context(|| format!("{arg} needs a value"))?;
                 loadgen_args.extend([arg.clone(), value.clone()]);
             }
