@@ -129,6 +129,8 @@ enum Http {
 #[derive(Clone)]
 struct Target {
     addr: SocketAddr,
+    /// The server's process, for its CPU time.
+    pid: u32,
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
@@ -236,6 +238,8 @@ struct Stats {
     requests: u64,
     errors: u64,
     seconds: f64,
+    /// CPU time the server process used during the measurement (user + system).
+    server_cpu: f64,
     /// Latencies in microseconds, sorted.
     lat: Vec<u32>,
 }
@@ -243,6 +247,11 @@ struct Stats {
 impl Stats {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.seconds
+    }
+
+    /// Server CPU time per request, in microseconds.
+    fn cpu_us(&self) -> f64 {
+        self.server_cpu * 1e6 / self.requests.max(1) as f64
     }
 
     fn pct(&self, p: f64) -> f64 {
@@ -290,6 +299,13 @@ async fn closed_loop(
     let start = Instant::now() + Duration::from_millis(200);
     let from = start + warmup;
     let until = from + measure;
+    let pid = target.pid;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let before = cpu_seconds(pid);
+        tokio::time::sleep_until(until.into()).await;
+        cpu_seconds(pid) - before
+    });
     let mut tasks = Vec::new();
     for _ in 0..conns {
         let (config, req, addr) = (config.clone(), req.clone(), target.addr);
@@ -331,7 +347,25 @@ async fn closed_loop(
     for t in tasks {
         parts.push(t.await.unwrap());
     }
-    Stats::merge(parts, measure.as_secs_f64())
+    let mut stats = Stats::merge(parts, measure.as_secs_f64());
+    stats.server_cpu = cpu.await.unwrap();
+    stats
+}
+
+/// User + system CPU time of process `pid` so far, in seconds (`/proc/PID/stat`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks as f64 / 100.0
 }
 
 /// Sends `rate` requests/s spread over `conns` keep-alive connections at fixed intervals.
@@ -481,6 +515,7 @@ impl Opts {
         let num = |n: &str, d: u64| flag(args, n).map_or(d, |v| v.parse().unwrap());
         let client = |prefix: &str, addr: String| Target {
             addr: addr.parse().unwrap(),
+            pid: num(&format!("--{prefix}-pid"), 0) as u32,
             ca: PathBuf::from(get(&format!("--{prefix}-ca"))),
             cert: PathBuf::from(get("--cert")),
             key: PathBuf::from(get("--key")),
@@ -656,11 +691,18 @@ async fn run(o: Opts) {
 
     // ---- report ----
     let get = |name: &str| &rows.iter().find(|(n, _)| n == name).unwrap().1;
-    println!("| workload | requests/s | p50 (ms) | p99 (ms) | errors |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| workload | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for (name, s) in &rows {
+        let cpu = if s.server_cpu > 0.0 {
+            format!("{:.1}", s.cpu_us())
+        } else {
+            "–".to_owned()
+        };
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {cpu} | {} |",
             s.rps(),
             s.pct(0.50),
             s.pct(0.99),
@@ -668,25 +710,36 @@ async fn run(o: Opts) {
         );
     }
     println!();
-    println!("| ratio (kes-server / bare server) | value | target |");
-    println!("|---|---:|---|");
+    println!(
+        "| ratio (kes-server / bare server) | requests/s | bare CPU / kes CPU per request | target |"
+    );
+    println!("|---|---:|---:|---|");
     let ratio = |a: &str, b: &str| get(a).rps() / get(b).rps();
+    let cpu_ratio = |a: &str, b: &str| get(b).cpu_us() / get(a).cpu_us();
     let mut verdicts = Vec::new();
     for (tag, label) in [("HTTP/1.1", "HTTP/1.1"), ("HTTP/2", "HTTP/2")] {
         for op in ["generate", "decrypt"] {
-            let r = ratio(
-                &format!("{op}, {tag}, keep-alive"),
-                &format!("bare server, {tag}, keep-alive"),
+            let (a, b) = (
+                format!("{op}, {tag}, keep-alive"),
+                format!("bare server, {tag}, keep-alive"),
             );
-            println!("| {op} {label} | {r:.2} | ≥ 0.85 |");
+            let r = ratio(&a, &b);
+            println!(
+                "| {op} {label} | {r:.2} | {:.2} | ≥ 0.85 |",
+                cpu_ratio(&a, &b)
+            );
             verdicts.push((format!("{op} {label} ≥ 0.85× bare"), r >= 0.85));
         }
     }
-    let r = ratio(
+    let (a, b) = (
         "generate, new TLS connection per request",
         "bare server, new TLS connection per request",
     );
-    println!("| fresh handshakes | {r:.2} | ≥ 0.9 |");
+    let r = ratio(a, b);
+    println!(
+        "| fresh handshakes | {r:.2} | {:.2} | ≥ 0.9 |",
+        cpu_ratio(a, b)
+    );
     verdicts.push(("fresh handshakes ≥ 0.9× bare".into(), r >= 0.9));
     let p99 = get("generate at half its peak, HTTP/1.1").pct(0.99);
     let p99d = get("decrypt at half generate's peak, HTTP/1.1").pct(0.99);
