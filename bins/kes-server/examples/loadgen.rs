@@ -368,11 +368,11 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
-/// Sends `rate` requests/s spread over `conns` keep-alive connections at fixed intervals.
-/// When a response comes back after the next request was due, that request's latency
-/// counts from its scheduled time, so a slow response is also charged to the requests
-/// queued behind it (no coordinated omission); otherwise it counts from the actual send
-/// (tokio's timer wakes up to a millisecond late, which is no fault of the server).
+/// Open loop: a pacer thread releases `rate` requests per second at exact times; `conns`
+/// keep-alive connections take them in turn. A request's latency counts from its scheduled
+/// time, so when all connections are busy the wait is charged too (no coordinated
+/// omission). The pacer sleeps with the OS timer and releases what is due when it wakes, so
+/// a request may start up to ~0.1 ms after its time; that is included.
 async fn open_loop(
     target: &Target,
     http: Http,
@@ -382,10 +382,6 @@ async fn open_loop(
     measure: Duration,
 ) -> Stats {
     let config = target.config(http, false);
-    // tokio's timer has millisecond resolution: give every connection at least 5 ms between
-    // its requests, so the schedule is not made of timer ticks.
-    let conns = conns.max((rate * 0.005).ceil() as usize);
-    let interval = Duration::from_secs_f64(conns as f64 / rate);
     // Connect first (handshakes are not what this measures), then start the clock.
     let mut connecting = Vec::new();
     for _ in 0..conns {
@@ -398,35 +394,42 @@ async fn open_loop(
     for c in connecting {
         ready.push(c.await.unwrap());
     }
-    let mut tasks = Vec::new();
     let start = Instant::now() + Duration::from_millis(100);
     let until = start + measure;
-    for (i, conn) in ready.into_iter().enumerate() {
-        let (config, req, addr) = (config.clone(), req.clone(), target.addr);
-        let offset = interval.mul_f64(i as f64 / conns as f64);
+    let (tx, rx) = async_channel::unbounded::<Instant>();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let pacer = std::thread::spawn(move || {
+        let mut k: u32 = 0;
+        loop {
+            let now = Instant::now();
+            let mut due = start + interval * k;
+            while due <= now {
+                if due >= until || tx.send_blocking(due).is_err() {
+                    return;
+                }
+                k += 1;
+                due = start + interval * k;
+            }
+            if due >= until {
+                return;
+            }
+            std::thread::sleep(due - now);
+        }
+    });
+    let mut tasks = Vec::new();
+    for conn in ready {
+        let (config, req, addr, rx) = (config.clone(), req.clone(), target.addr, rx.clone());
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut conn = conn;
-            let mut next = start + offset;
-            let mut prev_done = Instant::now();
-            while next < until {
-                tokio::time::sleep_until(next.into()).await;
-                // Behind schedule because the server was slow: charge the wait to the
-                // server. Late only because the timer ticks in milliseconds: that is the
-                // generator's lateness, not the server's.
-                let sent = if prev_done > next {
-                    next
-                } else {
-                    Instant::now()
-                };
+            while let Ok(scheduled) = rx.recv().await {
                 let ok = match conn.as_mut() {
                     Some(c) => matches!(c.send(&req).await, Ok((200, _))),
                     None => false,
                 };
-                prev_done = Instant::now();
                 if ok {
                     stats.requests += 1;
-                    let lat = prev_done - sent;
+                    let lat = Instant::now() - scheduled;
                     stats
                         .lat
                         .push(u32::try_from(lat.as_micros()).unwrap_or(u32::MAX));
@@ -434,15 +437,16 @@ async fn open_loop(
                     stats.errors += 1;
                     conn = connect(addr, config.clone()).await.ok();
                 }
-                next += interval;
             }
             stats
         }));
     }
+    drop(rx);
     let mut parts = Vec::new();
     for t in tasks {
         parts.push(t.await.unwrap());
     }
+    pacer.join().unwrap();
     Stats::merge(parts, measure.as_secs_f64())
 }
 
