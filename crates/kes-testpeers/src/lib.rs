@@ -17,6 +17,7 @@
 //! This crate is for tests only (`publish = false`). It blocks the calling thread while it
 //! talks to a peer, which is fine inside a test, also inside an async test.
 
+pub mod fake_http;
 mod http;
 pub mod moto;
 pub mod pki;
