@@ -2,9 +2,12 @@
 //!
 //! [`Instance::start`] loads the configuration (or generates the dev-mode material), opens the
 //! keystore, builds the TLS configuration and the [`kes_core::Server`], creates the
-//! declarative keys and starts listening. Three kinds of tasks run until
-//! [`Instance::shutdown`]: the accept loop (one task per connection), a one-second tick that
-//! drives the key cache's expiry and offline probe, and the 15-minute re-read of the TLS files.
+//! declarative keys and starts listening; [`Instance::builder`] does the same with the
+//! settings that are not part of the configuration file spelled out one by one. Three kinds of
+//! tasks run until [`Instance::shutdown`]: the accept loop (one task per connection), a
+//! one-second tick that drives the key cache's expiry and offline probe, and the periodic
+//! re-read of the TLS files (every [`TLS_REFRESH_INTERVAL`], 15 minutes, unless
+//! [`InstanceBuilder::tls_refresh_interval`] says otherwise).
 //!
 //! [`Instance::reload`] (SIGHUP) builds everything again from the file — TLS, policies,
 //! keystore, cache — and swaps it in only when all of it succeeded: a broken file leaves the
@@ -38,7 +41,8 @@ use crate::{Error, keystore};
 
 /// How long [`Instance::shutdown`] waits for open connections by default.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// How often the TLS files are read again (spec §1.1).
+/// How often the TLS files are read again by default (spec §1.1); see
+/// [`InstanceBuilder::tls_refresh_interval`].
 pub const TLS_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// How often [`Server::tick`] runs.
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
@@ -112,9 +116,77 @@ impl std::fmt::Debug for Instance {
     }
 }
 
-impl Instance {
+/// Starts an [`Instance`] with settings that are not part of the configuration file; made by
+/// [`Instance::builder`].
+///
+/// ```no_run
+/// # async fn f(options: &kes_server::cli::Options) -> Result<(), kes_server::Error> {
+/// use std::time::Duration;
+/// let instance = kes_server::Instance::builder(options)
+///     .mlock(kes_server::mlock::lock_memory())
+///     .tls_refresh_interval(Duration::from_secs(60))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "an InstanceBuilder does nothing until `start` is called"]
+pub struct InstanceBuilder<'a> {
+    options: &'a cli::Options,
+    http: HttpSettings,
+    mlock: MlockStatus,
+    tls_refresh_interval: Duration,
+}
+
+impl InstanceBuilder<'_> {
+    /// Connection-level timeouts (default: [`HttpSettings::default`]).
+    pub fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
+        self
+    }
+
+    /// The outcome of [`crate::mlock::lock_memory`], for the banner. The builder does not
+    /// lock memory itself; the default is [`MlockStatus::Unsupported`].
+    pub fn mlock(mut self, status: MlockStatus) -> Self {
+        self.mlock = status;
+        self
+    }
+
+    /// How often the TLS files (`tls.cert`, `tls.key`, `tls.ca`) are read again; new
+    /// handshakes use them when they changed and are valid, and a failed read is reported
+    /// on stderr and keeps the current TLS configuration. Default [`TLS_REFRESH_INTERVAL`]
+    /// (15 minutes); [`Duration::ZERO`] turns the re-read off. Dev mode has no TLS files and
+    /// never re-reads.
+    pub fn tls_refresh_interval(mut self, interval: Duration) -> Self {
+        self.tls_refresh_interval = interval;
+        self
+    }
+
     /// Loads the configuration, opens the keystore, builds the server, creates the
     /// declarative keys and starts listening.
+    ///
+    /// # Errors
+    /// Anything that keeps the server from starting, with a message for the operator.
+    pub async fn start(self) -> Result<Instance, Error> {
+        Instance::start_with(self).await
+    }
+}
+
+impl Instance {
+    /// A builder for an instance of `options`, with the default HTTP settings and TLS
+    /// re-read interval.
+    pub fn builder(options: &cli::Options) -> InstanceBuilder<'_> {
+        InstanceBuilder {
+            options,
+            http: HttpSettings::default(),
+            mlock: MlockStatus::Unsupported,
+            tls_refresh_interval: TLS_REFRESH_INTERVAL,
+        }
+    }
+
+    /// Loads the configuration, opens the keystore, builds the server, creates the
+    /// declarative keys and starts listening; the TLS files are re-read every
+    /// [`TLS_REFRESH_INTERVAL`]. Short for [`Instance::builder`] with `settings` and `mlock`.
     ///
     /// # Errors
     /// Anything that keeps the server from starting, with a message for the operator.
@@ -123,6 +195,20 @@ impl Instance {
         settings: HttpSettings,
         mlock: MlockStatus,
     ) -> Result<Self, Error> {
+        Self::builder(options)
+            .http_settings(settings)
+            .mlock(mlock)
+            .start()
+            .await
+    }
+
+    async fn start_with(builder: InstanceBuilder<'_>) -> Result<Self, Error> {
+        let InstanceBuilder {
+            options,
+            http: settings,
+            mlock,
+            tls_refresh_interval,
+        } = builder;
         let (prepared, source) = match &options.mode {
             Mode::Config(path) => (prepare_file(path).await?, Source::File(path.clone())),
             Mode::Dev => {
@@ -184,11 +270,11 @@ impl Instance {
                 server.tick(SystemTime::now()).await;
             }
         })];
-        if matches!(inner.source, Source::File(_)) {
+        if matches!(inner.source, Source::File(_)) && !tls_refresh_interval.is_zero() {
             let inner = inner.clone();
             background.push(tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(TLS_REFRESH_INTERVAL).await;
+                    tokio::time::sleep(tls_refresh_interval).await;
                     match inner.refresh_tls().await {
                         Ok(true) => tracing::info!("TLS files changed: new TLS configuration"),
                         Ok(false) => tracing::debug!("TLS files unchanged"),
@@ -294,8 +380,9 @@ impl Instance {
         Ok(())
     }
 
-    /// Reads the TLS files again and switches to them if they changed (what the 15-minute
-    /// timer does). Returns whether the TLS configuration changed.
+    /// Reads the TLS files again and switches to them if they changed (what the timer does
+    /// every [`InstanceBuilder::tls_refresh_interval`]). Returns whether the TLS
+    /// configuration changed.
     ///
     /// # Errors
     /// The files are unreadable or invalid; the current TLS configuration stays.
