@@ -32,7 +32,7 @@ use futures_core::Stream;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use kes_core::{Body, BodyStream, Level, Peer, RequestContext, Server};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -200,7 +200,9 @@ async fn serve_connection(tcp: TcpStream, remote: SocketAddr, shared: &Arc<Liste
     };
     let shutdown = shared.shutdown.clone();
     let result = if h2 {
-        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        let mut builder = hyper::server::conn::http2::Builder::new(StreamExecutor {
+            conn: state.clone(),
+        });
         builder.timer(TokioTimer::new());
         let conn = builder.serve_connection(io, service);
         drive(conn, &state, shutdown).await
@@ -250,12 +252,15 @@ where
     }
 }
 
-/// Runs `conn` and enforces the header and idle timeouts and graceful shutdown.
+/// Runs `conn` and enforces the header and idle timeouts, HTTP/1.1 response deadlines and
+/// graceful shutdown.
 ///
-/// The request path never wakes this task: it only updates [`ConnState`]. The driver instead
+/// The request path does not wake this task: it only updates [`ConnState`]. The driver instead
 /// wakes at the next moment a timeout *could* fire, looks at the state, and acts or goes back
 /// to sleep. Waiting HTTP/1.1 connections are looked at every header-timeout period, so a
-/// header that starts arriving is cut exactly `header_timeout` after its first byte.
+/// header that starts arriving is cut exactly `header_timeout` after its first byte. A request
+/// whose deadline comes before the driver's planned wake-up (a route timeout shorter than
+/// that period) nudges it, so deadlines are exact too.
 async fn drive<C: Graceful>(
     conn: C,
     state: &ConnState,
@@ -263,21 +268,30 @@ async fn drive<C: Graceful>(
 ) -> Result<(), hyper::Error> {
     tokio::pin!(conn);
     let mut closing = false;
+    // An idle connection's graceful shutdown must end by then (HTTP/2 streams whose client
+    // stopped reading the last frames of a response keep it open otherwise).
+    let mut forced: Option<Instant> = None;
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     loop {
-        match state.check(Instant::now(), closing) {
+        let now = Instant::now();
+        if forced.is_some_and(|at| now >= at) {
+            return Ok(());
+        }
+        match state.check(now, closing) {
             Check::Close => return Ok(()), // Go closes the connection without a response.
             Check::Shutdown => {
                 conn.as_mut().shutdown();
                 closing = true;
+                forced = Some(now + IDLE_CLOSE_GRACE);
                 continue;
             }
-            Check::SleepUntil(at) => sleep.as_mut().reset(at),
+            Check::SleepUntil(at) => sleep.as_mut().reset(forced.map_or(at, |f| at.min(f))),
         }
         tokio::select! {
             result = conn.as_mut() => return result,
             () = sleep.as_mut() => {}
+            () = state.nudge.notified() => {}
             () = stopped(&mut shutdown), if !closing => {
                 conn.as_mut().shutdown();
                 closing = true;
@@ -285,6 +299,9 @@ async fn drive<C: Graceful>(
         }
     }
 }
+
+/// How long the graceful shutdown of an idle connection may take before it is closed.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(15);
 
 /// Resolves once shutdown has been signalled (or the sender is gone).
 async fn stopped(rx: &mut watch::Receiver<bool>) {
@@ -317,14 +334,21 @@ struct PhaseState {
     phase: Phase,
     since: Instant,
     in_flight: usize,
-    /// Deadline of the current HTTP/1.1 response, for writes.
+    /// Deadline of the current HTTP/1.1 response (reading the body, handling, writing).
     write_deadline: Option<Instant>,
+    /// When the driver looks next (`None` while it is not sleeping).
+    wake_at: Option<Instant>,
+    /// HTTP/2: the deadline of the stream whose service was just called, taken by
+    /// [`StreamExecutor`] when hyper spawns that stream's task right after.
+    stream_deadline: Option<Instant>,
 }
 
 /// The timing state of one connection, shared by the IO wrapper, the service and the driver.
 #[derive(Debug)]
 struct ConnState {
     inner: Mutex<PhaseState>,
+    /// Wakes the driver early (a deadline before its planned wake-up).
+    nudge: Notify,
     header_timeout: Option<Duration>,
     idle_timeout: Duration,
 }
@@ -344,7 +368,10 @@ impl ConnState {
                 since: Instant::now(),
                 in_flight: 0,
                 write_deadline: None,
+                wake_at: None,
+                stream_deadline: None,
             }),
+            nudge: Notify::new(),
             header_timeout,
             idle_timeout,
         }
@@ -365,15 +392,31 @@ impl ConnState {
         }
     }
 
-    fn request_started(&self, write_deadline: Option<Instant>) {
+    fn request_started(&self, deadline: Option<Instant>) {
         let mut s = self.lock();
         s.in_flight += 1;
         s.phase = Phase::Busy;
-        // HTTP/1.1 answers one request at a time, so the connection's writes belong to this
-        // response. HTTP/2 multiplexes: there the deadline only bounds the handler.
-        if self.header_timeout.is_some() {
-            s.write_deadline = write_deadline;
+        if self.header_timeout.is_none() {
+            // HTTP/2 multiplexes: the deadline belongs to the stream task hyper spawns next.
+            s.stream_deadline = deadline;
+            return;
         }
+        // HTTP/1.1 answers one request at a time, so the connection's reads and writes belong
+        // to this request until its response is written.
+        s.write_deadline = deadline;
+        let early = match (deadline, s.wake_at) {
+            (Some(d), Some(wake)) => d < wake,
+            _ => false,
+        };
+        drop(s);
+        if early {
+            self.nudge.notify_one();
+        }
+    }
+
+    /// The deadline [`ConnState::request_started`] left for the stream hyper spawns now.
+    fn take_stream_deadline(&self) -> Option<Instant> {
+        self.lock().stream_deadline.take()
     }
 
     fn request_finished(&self) {
@@ -382,6 +425,7 @@ impl ConnState {
         if s.in_flight == 0 {
             s.phase = Phase::Idle;
             s.since = Instant::now();
+            s.write_deadline = None;
         }
     }
 
@@ -399,7 +443,16 @@ impl ConnState {
 
     /// What to do at `now`. Once the connection is closing only the header timeout applies.
     fn check(&self, now: Instant, closing: bool) -> Check {
-        let s = self.lock();
+        let mut s = self.lock();
+        let check = self.check_locked(&s, now, closing);
+        s.wake_at = match check {
+            Check::SleepUntil(at) => Some(at),
+            Check::Close | Check::Shutdown => None,
+        };
+        check
+    }
+
+    fn check_locked(&self, s: &PhaseState, now: Instant, closing: bool) -> Check {
         match s.phase {
             Phase::Header => match self.header_timeout {
                 Some(t) if now >= s.since + t => Check::Close,
@@ -410,7 +463,12 @@ impl ConnState {
             Phase::Idle if !closing => {
                 Check::SleepUntil((s.since + self.idle_timeout).min(now + self.poll_period()))
             }
-            Phase::Idle | Phase::Busy => Check::SleepUntil(now + self.poll_period()),
+            Phase::Busy => match s.write_deadline {
+                Some(d) if now >= d => Check::Close, // KES's write deadline: abort, no answer.
+                Some(d) => Check::SleepUntil(d.min(now + self.poll_period())),
+                None => Check::SleepUntil(now + self.poll_period()),
+            },
+            Phase::Idle => Check::SleepUntil(now + self.poll_period()),
         }
     }
 }
@@ -499,6 +557,36 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 }
 
+/// Spawns hyper's HTTP/2 stream tasks, each bounded by its route's deadline: when it passes,
+/// the task is dropped and h2 resets the stream (`RST_STREAM`), whether the handler is still
+/// working or the client stopped reading the response — Go's per-stream write deadline.
+///
+/// hyper calls the service for a new stream and spawns that stream's task right after, on the
+/// connection's task; [`Service::call`] leaves the deadline in the [`ConnState`] in between.
+#[derive(Clone)]
+struct StreamExecutor {
+    conn: Arc<ConnState>,
+}
+
+impl<F> hyper::rt::Executor<F> for StreamExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        match self.conn.take_stream_deadline() {
+            Some(at) => {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout_at(at, fut).await;
+                });
+            }
+            None => {
+                tokio::spawn(fut);
+            }
+        }
+    }
+}
+
 /// Marks a request as in flight until the response body is done or dropped.
 pub(crate) struct InFlight(Arc<ConnState>);
 
@@ -511,9 +599,6 @@ impl Drop for InFlight {
 /// Why a request was aborted without a response.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Abort {
-    /// The route's deadline passed.
-    #[error("response deadline exceeded")]
-    Deadline,
     /// Reading the request body failed.
     #[error("failed to read request body: {0}")]
     Body(#[source] hyper::Error),
@@ -533,59 +618,56 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Abort>> + Send>>;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { this.handle(req).await })
-    }
-}
-
-impl Service {
-    async fn handle(
-        self,
-        req: hyper::Request<Incoming>,
-    ) -> Result<hyper::Response<ResponseBody>, Abort> {
+        // Synchronous part: hyper spawns an HTTP/2 stream's task right after this returns, and
+        // the [`StreamExecutor`] needs the route's deadline by then.
         let now = SystemTime::now();
         let start = Instant::now();
-        let server = &self.shared.server;
-        let (parts, body) = req.into_parts();
-        let raw_path = match parts.uri.path() {
-            "" => "/",
-            p => p,
-        };
-        let route = server.route(parts.method.as_str(), raw_path);
-        let deadline = route.timeout.map(|t| start + t);
-        self.conn.request_started(deadline);
+        let route = self
+            .shared
+            .server
+            .route(req.method().as_str(), request_path(req.uri()));
+        self.conn.request_started(route.timeout.map(|t| start + t));
         let in_flight = InFlight(self.conn.clone());
-
-        let work = async {
+        let this = self.clone();
+        Box::pin(async move {
+            // The deadline is enforced outside this future: on HTTP/1.1 by the connection
+            // driver (which closes the connection), on HTTP/2 by the stream's task (which
+            // resets the stream), so it also covers writing the response.
+            let (parts, body) = req.into_parts();
             let body = read_body(body, route.max_body).await?;
             let request = kes_core::Request {
                 method: parts.method.as_str().to_owned(),
-                raw_path: raw_path.to_owned(),
+                raw_path: request_path(&parts.uri).to_owned(),
                 query: parts.uri.query().map(str::to_owned),
                 headers: parts
                     .headers
                     .iter()
                     .map(|(n, v)| {
-                        (
-                            n.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
+                        let value = match v.to_str() {
+                            Ok(text) => text.to_owned(),
+                            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        };
+                        (n.as_str().to_owned(), value)
                     })
                     .collect(),
                 body,
             };
-            let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
-            Ok::<_, Abort>(server.handle(ctx, request).await)
-        };
-        let response = match deadline {
-            Some(at) => tokio::time::timeout_at(at, work)
-                .await
-                .map_err(|_| Abort::Deadline)??,
-            None => work.await?,
-        };
-        Ok(self.to_hyper(response, in_flight))
+            let ctx = RequestContext::new(this.peer.clone(), Some(this.remote), now);
+            let response = this.shared.server.handle(ctx, request).await;
+            Ok(this.to_hyper(response, in_flight))
+        })
     }
+}
 
+/// The request path as kes-core routes it (`/` for an empty one).
+fn request_path(uri: &http::Uri) -> &str {
+    match uri.path() {
+        "" => "/",
+        p => p,
+    }
+}
+
+impl Service {
     fn to_hyper(
         &self,
         response: kes_core::Response,
@@ -599,7 +681,12 @@ impl Service {
         let mut empty = false;
         match response.body {
             Body::Empty => empty = true,
-            Body::Full(bytes) => body.kind = Kind::Full(Some(bytes)),
+            Body::Full(bytes) => {
+                body.kind = Kind::Full {
+                    bytes: Arc::new(bytes),
+                    pos: 0,
+                }
+            }
             Body::Stream(stream) => {
                 let mut shutdown = self.shared.shutdown.clone();
                 body.kind = Kind::Stream(stream);
@@ -650,13 +737,22 @@ async fn read_body(mut body: Incoming, max_body: u64) -> Result<Vec<u8>, Abort> 
 
 pub(crate) enum Kind {
     Empty,
-    Full(Option<Zeroizing<Vec<u8>>>),
+    /// A complete body, handed out in frames of at most [`FRAME_BYTES`] from `pos` on.
+    Full {
+        bytes: Arc<Zeroizing<Vec<u8>>>,
+        pos: usize,
+    },
     Stream(BodyStream),
 }
 
+/// The largest frame a complete body is handed to hyper in. hyper's HTTP/2 stream task waits
+/// for flow-control window before it takes the next frame, so a stream whose client stops
+/// reading stays in its task (and under the route's deadline) instead of leaving a whole
+/// response in h2's send buffer. HTTP/1.1 coalesces the frames in its write buffer.
+pub(crate) const FRAME_BYTES: usize = 4096;
+
 /// A response body: empty, one zeroizing buffer, or a log stream; log streams end at
-/// shutdown. (Full bodies are handed to hyper in one frame; on HTTP/1.1 the connection's write
-/// deadline bounds writing them.)
+/// shutdown.
 pub(crate) struct ResponseBody {
     kind: Kind,
     stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -674,11 +770,19 @@ impl HttpBody for ResponseBody {
         let this = &mut *self;
         match &mut this.kind {
             Kind::Empty => Poll::Ready(None),
-            Kind::Full(bytes) => Poll::Ready(
-                bytes
-                    .take()
-                    .map(|b| Ok(Frame::data(Chunk::Secret { bytes: b, pos: 0 }))),
-            ),
+            Kind::Full { bytes, pos } => {
+                let start = *pos;
+                if start >= bytes.len() {
+                    return Poll::Ready(None);
+                }
+                let end = start.saturating_add(FRAME_BYTES).min(bytes.len());
+                *pos = end;
+                Poll::Ready(Some(Ok(Frame::data(Chunk::Secret {
+                    bytes: bytes.clone(),
+                    pos: start,
+                    end,
+                }))))
+            }
             Kind::Stream(stream) => {
                 if let Some(stop) = this.stop.as_mut() {
                     if stop.as_mut().poll(cx).is_ready() {
@@ -697,24 +801,31 @@ impl HttpBody for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.kind, Kind::Empty | Kind::Full(None))
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full { bytes, pos } => *pos >= bytes.len(),
+            Kind::Stream(_) => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full { bytes, pos } => {
+                SizeHint::with_exact(bytes.len().saturating_sub(*pos) as u64)
+            }
             Kind::Stream(_) => SizeHint::default(),
         }
     }
 }
 
 /// A chunk of response data. Full bodies (which may carry plaintext data keys) stay in their
-/// zeroizing buffer until hyper has copied them out.
+/// zeroizing buffer until hyper has copied them out; a chunk is the range `pos..end` of it.
 pub(crate) enum Chunk {
     Secret {
-        bytes: Zeroizing<Vec<u8>>,
+        bytes: Arc<Zeroizing<Vec<u8>>>,
         pos: usize,
+        end: usize,
     },
     Plain(Bytes),
 }
@@ -722,21 +833,21 @@ pub(crate) enum Chunk {
 impl Buf for Chunk {
     fn remaining(&self) -> usize {
         match self {
-            Chunk::Secret { bytes, pos } => bytes.len().saturating_sub(*pos),
+            Chunk::Secret { pos, end, .. } => end.saturating_sub(*pos),
             Chunk::Plain(b) => b.remaining(),
         }
     }
 
     fn chunk(&self) -> &[u8] {
         match self {
-            Chunk::Secret { bytes, pos } => bytes.get(*pos..).unwrap_or_default(),
+            Chunk::Secret { bytes, pos, end } => bytes.get(*pos..*end).unwrap_or_default(),
             Chunk::Plain(b) => b.chunk(),
         }
     }
 
     fn advance(&mut self, cnt: usize) {
         match self {
-            Chunk::Secret { bytes, pos } => *pos = pos.saturating_add(cnt).min(bytes.len()),
+            Chunk::Secret { pos, end, .. } => *pos = pos.saturating_add(cnt).min(*end),
             Chunk::Plain(b) => b.advance(cnt.min(b.remaining())),
         }
     }
@@ -749,8 +860,9 @@ mod tests {
     #[test]
     fn chunk_reads_and_advances() {
         let mut c = Chunk::Secret {
-            bytes: Zeroizing::new(b"hello".to_vec()),
+            bytes: Arc::new(Zeroizing::new(b"hello!".to_vec())),
             pos: 0,
+            end: 5,
         };
         assert_eq!(c.remaining(), 5);
         c.advance(2);
@@ -809,6 +921,73 @@ mod tests {
         assert_eq!(
             s.check(first_byte + t5, false),
             Check::SleepUntil(first_byte + 2 * t5)
+        );
+    }
+
+    #[test]
+    fn full_bodies_go_out_in_frames() {
+        let data: Vec<u8> = (0..FRAME_BYTES * 2 + 10).map(|i| i as u8).collect();
+        let mut body = ResponseBody {
+            kind: Kind::Full {
+                bytes: Arc::new(Zeroizing::new(data.clone())),
+                pos: 0,
+            },
+            stop: None,
+            _in_flight: InFlight(Arc::new(ConnState::new(None, Duration::from_secs(90)))),
+        };
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut out = Vec::new();
+        let mut frames = 0;
+        assert_eq!(body.size_hint().exact(), Some(data.len() as u64));
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+            let mut chunk = frame.into_data().ok().unwrap();
+            assert!(chunk.remaining() <= FRAME_BYTES);
+            while chunk.has_remaining() {
+                let n = chunk.chunk().len();
+                out.extend_from_slice(chunk.chunk());
+                chunk.advance(n);
+            }
+            frames += 1;
+        }
+        assert_eq!(frames, 3);
+        assert_eq!(out, data);
+        assert!(body.is_end_stream());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http1_deadline_closes_and_nudges_the_driver() {
+        let t5 = Duration::from_secs(5);
+        let s = ConnState::new(Some(t5), Duration::from_secs(90));
+        let t0 = Instant::now();
+        s.request_started(None);
+        s.request_finished();
+        // The driver plans to look again in 5 s; a request with a 300 ms deadline nudges it.
+        assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + t5));
+        let deadline = t0 + Duration::from_millis(300);
+        s.request_started(Some(deadline));
+        tokio::time::timeout(Duration::from_millis(1), s.nudge.notified())
+            .await
+            .unwrap();
+        assert_eq!(s.check(t0, false), Check::SleepUntil(deadline));
+        assert_eq!(s.check(deadline, false), Check::Close);
+        // A deadline later than the planned wake-up does not wake the driver.
+        s.request_finished();
+        assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + t5));
+        s.request_started(Some(t0 + Duration::from_secs(15)));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), s.nudge.notified())
+                .await
+                .is_err()
+        );
+        // HTTP/2 leaves the deadline to the stream's task.
+        let h2 = ConnState::new(None, Duration::from_secs(90));
+        h2.request_started(Some(deadline));
+        assert_eq!(h2.take_stream_deadline(), Some(deadline));
+        assert_eq!(h2.take_stream_deadline(), None);
+        assert_eq!(
+            h2.check(t0 + t5, false),
+            Check::SleepUntil(t0 + t5 + Duration::from_secs(90))
         );
     }
 

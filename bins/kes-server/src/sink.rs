@@ -137,13 +137,38 @@ impl Drop for StdioSink {
     }
 }
 
+thread_local! {
+    /// Each thread formats its lines in one reused buffer: no allocation per line.
+    static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+}
+
+/// Formats a line with `write` into the thread's buffer and pushes it.
+fn push_formatted(shared: &Shared, err: bool, write: impl FnOnce(&mut String)) {
+    LINE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut line) => {
+            line.clear();
+            write(&mut line);
+            shared.push(err, &line);
+            if line.capacity() > 4096 {
+                // One huge line (a long path) should not pin memory in every thread.
+                *line = String::with_capacity(256);
+            }
+        }
+        Err(_) => {
+            let mut line = String::new();
+            write(&mut line);
+            shared.push(err, &line);
+        }
+    });
+}
+
 impl EventSink for StdioSink {
     fn audit(&self, ev: &AuditEvent<'_>) {
-        self.shared.push(false, &ev.to_text());
+        push_formatted(&self.shared, false, |line| ev.write_text(line));
     }
 
     fn error(&self, ev: &ErrorEvent) {
-        self.shared.push(true, &ev.to_text());
+        push_formatted(&self.shared, true, |line| ev.write_text(line));
     }
 }
 

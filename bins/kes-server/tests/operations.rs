@@ -692,3 +692,69 @@ async fn route_deadlines_abort_without_a_response() {
         }
     }
 }
+
+/// HTTP/2: a client that stops reading a response has its stream reset at the route's deadline
+/// (Go's per-stream write deadline), and the connection's other streams carry on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_stream_of_a_client_that_stops_reading_is_reset_at_the_deadline() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt as _, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let setup = Setup::new();
+    let config = setup.config("", "api:\n  /v1/key/list/:\n    timeout: 1s\n");
+    let server = KesProcess::start(&["--config", config.to_str().unwrap()]);
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(setup.client(Some(&setup.admin), Http::H2))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    // A 256-byte stream window: the server can send only that much until the client reads.
+    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(256)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let get = |path: &str| {
+        hyper::Request::get(format!("https://localhost:{}{path}", server.addr.port()))
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+
+    // 300 keys with long names make a listing of ~13 KB: several of the server's frames.
+    let mut admin = connect(server.addr, setup.client(Some(&setup.admin), Http::H1))
+        .await
+        .unwrap();
+    for i in 0..300 {
+        let path = format!("/v1/key/create/stalled-stream-key-with-a-long-name-{i:04}");
+        assert_eq!(admin.call("POST", &path, "").await.status, 200);
+    }
+
+    // Read at once, the whole response arrives, and it is larger than the window.
+    sender.ready().await.unwrap();
+    let resp = sender.send_request(get("/v1/key/list/*")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let full = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(full.len() > 8 * 1024, "listing only {} bytes", full.len());
+
+    // Not read for longer than the 1 s deadline: the stream is reset.
+    sender.ready().await.unwrap();
+    let resp = sender.send_request(get("/v1/key/list/*")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let late = resp.into_body().collect().await;
+    assert!(
+        late.is_err(),
+        "the stalled stream completed after its deadline"
+    );
+
+    // The connection itself stays up for other streams.
+    sender.ready().await.unwrap();
+    let resp = sender.send_request(get("/v1/status")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.into_body().collect().await.unwrap();
+}

@@ -131,18 +131,26 @@ impl AuditEvent<'_> {
     /// req.identity=… res.code=200 res.time=1.23ms`.
     pub fn to_text(&self) -> String {
         let mut s = String::with_capacity(192);
-        write_prefix(&mut s, self.time, self.level, &self.message);
+        self.write_text(&mut s);
+        s
+    }
+
+    /// Appends the record [`AuditEvent::to_text`] returns to `s`, without allocating when `s`
+    /// has room (sinks reuse one buffer for every line).
+    pub fn write_text(&self, s: &mut String) {
+        write_prefix(s, self.time, self.level, &self.message);
         write_request_attrs(
-            &mut s,
+            s,
             &self.method,
             &self.path,
             self.ip,
             self.identity.as_deref(),
         );
-        let _ = write!(s, " res.code={}", self.status);
+        s.push_str(" res.code=");
+        push_uint(s, u64::from(self.status));
+        // A Go duration never needs quoting: digits, `.`, `h`, `m`, `s`, `µ`, `n`.
         s.push_str(" res.time=");
-        push_value(&mut s, &go_duration(self.latency));
-        s
+        write_go_duration(s, self.latency);
     }
 
     /// The line sent to `/v1/log/audit` subscribers, with its trailing newline:
@@ -184,15 +192,20 @@ impl ErrorEvent {
     /// `time=… level=ERROR msg="…" req.method=… req.path=… req.ip=… req.identity=…`.
     pub fn to_text(&self) -> String {
         let mut s = String::with_capacity(192);
-        write_prefix(&mut s, self.time, self.level, &self.message);
+        self.write_text(&mut s);
+        s
+    }
+
+    /// Appends the record [`ErrorEvent::to_text`] returns to `s`.
+    pub fn write_text(&self, s: &mut String) {
+        write_prefix(s, self.time, self.level, &self.message);
         write_request_attrs(
-            &mut s,
+            s,
             &self.method,
             &self.path,
             self.ip,
             self.identity.as_deref(),
         );
-        s
     }
 
     /// The line sent to `/v1/log/error` subscribers, with its trailing newline:
@@ -225,8 +238,18 @@ impl EventSink for NoopSink {
 
 fn write_prefix(s: &mut String, time: SystemTime, level: Level, msg: &str) {
     s.push_str("time=");
-    s.push_str(&rfc3339_millis(time));
-    let _ = write!(s, " level={level} msg=");
+    push_rfc3339_millis(s, time);
+    s.push_str(" level=");
+    match level {
+        Level::DEBUG => s.push_str("DEBUG"),
+        Level::INFO => s.push_str("INFO"),
+        Level::WARN => s.push_str("WARN"),
+        Level::ERROR => s.push_str("ERROR"),
+        other => {
+            let _ = write!(s, "{other}");
+        }
+    }
+    s.push_str(" msg=");
     push_value(s, msg);
 }
 
@@ -242,8 +265,8 @@ fn write_request_attrs(
     s.push_str(" req.path=");
     push_value(s, path);
     if let Some(ip) = ip {
-        s.push_str(" req.ip=");
-        push_value(s, &ip.to_string());
+        // An IP address never needs quoting (digits, hex letters, `.` and `:`).
+        let _ = write!(s, " req.ip={ip}");
     }
     s.push_str(" req.identity=");
     push_value(
@@ -265,6 +288,11 @@ fn push_value(s: &mut String, v: &str) {
 fn needs_quoting(v: &str) -> bool {
     if v.is_empty() {
         return true;
+    }
+    if v.is_ascii() {
+        return v
+            .bytes()
+            .any(|b| b == b' ' || b == b'=' || b == b'"' || b.is_ascii_control());
     }
     v.chars().any(|c| {
         if c.is_ascii() {
@@ -328,18 +356,88 @@ fn to_utc(t: SystemTime) -> OffsetDateTime {
 }
 
 /// `2006-01-02T15:04:05.000Z` (slog's text time format, UTC).
+#[cfg(test)]
 pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
+    let mut s = String::with_capacity(24);
+    push_rfc3339_millis(&mut s, t);
+    s
+}
+
+/// Appends `2006-01-02T15:04:05.000Z` (slog's text time format, UTC) to `s`.
+pub(crate) fn push_rfc3339_millis(s: &mut String, t: SystemTime) {
     let t = to_utc(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    match u16::try_from(t.year()) {
+        Ok(year) if year <= 9999 => {
+            push_2(s, (year / 100) as u8);
+            push_2(s, (year % 100) as u8);
+        }
+        _ => {
+            let _ = write!(s, "{:04}", t.year());
+        }
+    }
+    s.push('-');
+    push_2(s, u8::from(t.month()));
+    s.push('-');
+    push_2(s, t.day());
+    s.push('T');
+    push_2(s, t.hour());
+    s.push(':');
+    push_2(s, t.minute());
+    s.push(':');
+    push_2(s, t.second());
+    s.push('.');
+    let ms = t.millisecond();
+    s.push(char::from(b'0' + (ms / 100 % 10) as u8));
+    push_2(s, (ms % 100) as u8);
+    s.push('Z');
+}
+
+/// Appends `v` (below 100) as two digits.
+fn push_2(s: &mut String, v: u8) {
+    s.push(char::from(b'0' + v / 10 % 10));
+    s.push(char::from(b'0' + v % 10));
+}
+
+/// Appends `v` in decimal.
+fn push_uint(s: &mut String, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut n = v;
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in buf.get(start..).unwrap_or_default() {
+        s.push(char::from(b));
+    }
+}
+
+/// Appends `frac` (a fraction of `10^digits`) as `.ddd` without trailing zeros; nothing
+/// when it is zero.
+fn push_fraction(s: &mut String, mut frac: u64, mut digits: u32) {
+    if frac == 0 {
+        return;
+    }
+    while frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    s.push('.');
+    let width = digits;
+    let mut len = 1;
+    let mut n = frac / 10;
+    while n > 0 {
+        len += 1;
+        n /= 10;
+    }
+    for _ in len..width {
+        s.push('0');
+    }
+    push_uint(s, frac);
 }
 
 /// Go `time.RFC3339Nano` in UTC: fractional seconds with trailing zeros trimmed.
@@ -376,50 +474,53 @@ pub(crate) fn rfc3339_nano_odt(t: OffsetDateTime) -> String {
 }
 
 /// Go `time.Duration.String`.
+#[cfg(test)]
 pub(crate) fn go_duration(d: Duration) -> String {
-    let u = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    if u == 0 {
-        return "0s".to_owned();
-    }
-    if u < 1_000_000_000 {
-        let (unit, prec) = if u < 1_000 {
-            ("ns", 0)
-        } else if u < 1_000_000 {
-            ("µs", 3)
-        } else {
-            ("ms", 6)
-        };
-        let (int, frac) = split_frac(u, prec);
-        return format!("{int}{frac}{unit}");
-    }
-    let (secs, frac) = split_frac(u, 9);
-    let s = secs % 60;
-    let mins = secs / 60;
-    if mins == 0 {
-        return format!("{s}{frac}s");
-    }
-    let m = mins % 60;
-    let h = mins / 60;
-    if h == 0 {
-        format!("{m}m{s}{frac}s")
-    } else {
-        format!("{h}h{m}m{s}{frac}s")
-    }
+    let mut s = String::with_capacity(16);
+    write_go_duration(&mut s, d);
+    s
 }
 
-/// Splits `v` into `v / 10^prec` and the fraction text (`.123`, trailing zeros trimmed, empty
-/// when zero).
-fn split_frac(v: u64, prec: u32) -> (u64, String) {
-    if prec == 0 {
-        return (v, String::new());
+/// Appends Go's `time.Duration.String` of `d` to `s` (durations above Go's `int64` range are
+/// clamped to it).
+pub(crate) fn write_go_duration(s: &mut String, d: Duration) {
+    let u = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    write_go_duration_nanos(s, u);
+}
+
+/// Go's `time.Duration.String` for `u` nanoseconds (non-negative).
+pub(crate) fn write_go_duration_nanos(s: &mut String, u: u64) {
+    if u == 0 {
+        s.push_str("0s");
+        return;
     }
-    let div = 10u64.pow(prec);
-    let frac = v % div;
-    if frac == 0 {
-        return (v / div, String::new());
+    if u < 1_000_000_000 {
+        let (unit, prec, div) = if u < 1_000 {
+            ("ns", 0, 1)
+        } else if u < 1_000_000 {
+            ("µs", 3, 1_000)
+        } else {
+            ("ms", 6, 1_000_000)
+        };
+        push_uint(s, u / div);
+        push_fraction(s, u % div, prec);
+        s.push_str(unit);
+        return;
     }
-    let digits = format!("{frac:0width$}", width = prec as usize);
-    (v / div, format!(".{}", digits.trim_end_matches('0')))
+    let secs = u / 1_000_000_000;
+    let mins = secs / 60;
+    let h = mins / 60;
+    if h > 0 {
+        push_uint(s, h);
+        s.push('h');
+    }
+    if mins > 0 {
+        push_uint(s, mins % 60);
+        s.push('m');
+    }
+    push_uint(s, secs % 60);
+    push_fraction(s, u % 1_000_000_000, 9);
+    s.push('s');
 }
 
 #[cfg(test)]
@@ -531,5 +632,65 @@ mod tests {
         assert_eq!(rfc3339_nano(at(0, 0)), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_nano(at(1, 500_000_000)), "1970-01-01T00:00:01.5Z");
         assert_eq!(rfc3339_millis(at(1, 5_000_000)), "1970-01-01T00:00:01.005Z");
+    }
+
+    /// The reference the allocation-free writers must match: `format!` over the `time`
+    /// crate's fields, and Go's duration rules spelled out with strings.
+    fn reference_millis(t: SystemTime) -> String {
+        let t = OffsetDateTime::from(t);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+
+    fn reference_duration(u: u64) -> String {
+        fn frac(v: u64, prec: u32) -> String {
+            let f = v % 10u64.pow(prec);
+            if prec == 0 || f == 0 {
+                return String::new();
+            }
+            let digits = format!("{f:0width$}", width = prec as usize);
+            format!(".{}", digits.trim_end_matches('0'))
+        }
+        match u {
+            0 => "0s".to_owned(),
+            1..=999 => format!("{u}ns"),
+            1_000..=999_999 => format!("{}{}µs", u / 1_000, frac(u, 3)),
+            1_000_000..=999_999_999 => format!("{}{}ms", u / 1_000_000, frac(u, 6)),
+            _ => {
+                let secs = u / 1_000_000_000;
+                let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+                let f = frac(u, 9);
+                if h > 0 {
+                    format!("{h}h{m}m{s}{f}s")
+                } else if secs >= 60 {
+                    format!("{m}m{s}{f}s")
+                } else {
+                    format!("{s}{f}s")
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_writers_match_the_reference(
+            secs in 0u64..253_402_300_799, // up to 9999-12-31T23:59:59Z
+            nanos in 0u32..1_000_000_000,
+            dur in proptest::prop_oneof![0u64..2_000_000_000, proptest::num::u64::ANY],
+        ) {
+            let t = at(secs, nanos);
+            proptest::prop_assert_eq!(rfc3339_millis(t), reference_millis(t));
+            let mut s = String::new();
+            write_go_duration_nanos(&mut s, dur);
+            proptest::prop_assert_eq!(s, reference_duration(dur));
+        }
     }
 }

@@ -25,6 +25,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ring::digest;
 use rustls_pki_types::CertificateDer;
@@ -39,8 +40,11 @@ use crate::{Error, names, pem};
 /// Construction guarantees the name rule of §4.1 (1–80 bytes of `0-9A-Za-z_-`, …), so an
 /// `Identity` is never empty. Identities compare as exact strings: an identity configured in
 /// upper-case hex never equals a computed one.
+///
+/// Cloning is cheap (a shared string): the server clones the connection's identity into every
+/// request.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Identity(String);
+pub struct Identity(Arc<str>);
 
 impl Identity {
     /// The identity of the SubjectPublicKeyInfo `spki_der` (not validated; any bytes hash).
@@ -55,7 +59,7 @@ impl Identity {
     /// );
     /// ```
     pub fn of_spki_der(spki_der: &[u8]) -> Self {
-        Self(hex::encode(digest::digest(&digest::SHA256, spki_der)))
+        Self(hex::encode(digest::digest(&digest::SHA256, spki_der)).into())
     }
 
     /// The identity of a DER X.509 certificate.
@@ -87,7 +91,7 @@ impl Identity {
     /// upstream uses to tell a real admin identity from a placeholder such as `disabled`
     /// (spec §2.3).
     pub fn is_hex(&self) -> bool {
-        hex::decode(&self.0).is_ok()
+        hex::decode(self.0.as_bytes()).is_ok()
     }
 }
 
@@ -98,7 +102,7 @@ impl FromStr for Identity {
     /// `identity '<id>' is empty, too long or contains invalid characters`).
     fn from_str(s: &str) -> Result<Self, Error> {
         names::validate_identity(s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 }
 
@@ -107,7 +111,7 @@ impl TryFrom<String> for Identity {
 
     fn try_from(s: String) -> Result<Self, Error> {
         names::validate_identity(&s)?;
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 }
 
@@ -125,7 +129,7 @@ impl AsRef<str> for Identity {
 
 impl From<Identity> for String {
     fn from(id: Identity) -> Self {
-        id.0
+        String::from(&*id.0)
     }
 }
 

@@ -147,53 +147,12 @@ fn quote(s: &str) -> String {
 /// Formats nanoseconds as Go's `Duration.String` (`1h2m3.5s`, `1.5ms`,
 /// `0s`, `-2s`), for messages that quote a duration as KES does.
 pub(crate) fn format(nanos: i64) -> String {
-    let neg = nanos < 0;
-    let mut u = nanos.unsigned_abs();
     let mut out = String::new();
-    if u < 1_000_000_000 {
-        let (prec, unit) = match u {
-            0 => return "0s".to_owned(),
-            1..=999 => (0, "ns"),
-            1_000..=999_999 => (3, "\u{b5}s"),
-            _ => (6, "ms"),
-        };
-        let (int, frac) = split_frac(u, prec);
-        out.push_str(&int.to_string());
-        out.push_str(&frac);
-        out.push_str(unit);
-    } else {
-        let (secs_total, frac) = split_frac(u, 9);
-        u = secs_total;
-        let secs = u % 60;
-        u /= 60;
-        let mut s = String::new();
-        if u > 0 {
-            let mins = u % 60;
-            u /= 60;
-            if u > 0 {
-                s.push_str(&format!("{u}h"));
-            }
-            s.push_str(&format!("{mins}m"));
-        }
-        s.push_str(&format!("{secs}{frac}s"));
-        out.push_str(&s);
+    if nanos < 0 {
+        out.push('-');
     }
-    if neg {
-        out.insert(0, '-');
-    }
+    crate::events::write_go_duration_nanos(&mut out, nanos.unsigned_abs());
     out
-}
-
-/// Splits `v` into `v / 10^prec` and the fraction `.ddd` without trailing
-/// zeros (empty when zero).
-fn split_frac(v: u64, prec: u32) -> (u64, String) {
-    let div = 10u64.pow(prec);
-    let (int, frac) = (v / div, v % div);
-    if frac == 0 {
-        return (int, String::new());
-    }
-    let digits = format!("{frac:0width$}", width = prec as usize);
-    (int, format!(".{}", digits.trim_end_matches('0')))
 }
 
 #[cfg(test)]
