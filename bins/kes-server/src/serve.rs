@@ -17,18 +17,20 @@
 //! Bodies are read only up to the route's limit plus one byte: kes-core then answers 400
 //! without the rest ever being read.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
+use futures_util::task::AtomicWaker;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
@@ -84,11 +86,16 @@ impl Listener {
     }
 }
 
-/// Counts open connections, so shutdown can wait for them.
+/// Counts open connections, so shutdown can wait for them, and tells the serving ones to
+/// shut down.
 #[derive(Debug, Default)]
 pub(crate) struct ConnTracker {
     open: AtomicUsize,
     closed: Notify,
+    /// The connections past their handshake, by registration number.
+    serving: Mutex<HashMap<u64, Weak<ConnState>>>,
+    next_id: AtomicU64,
+    stopping: AtomicBool,
 }
 
 impl ConnTracker {
@@ -114,6 +121,43 @@ impl ConnTracker {
             notified.await;
         }
     }
+
+    fn serving(&self) -> MutexGuard<'_, HashMap<u64, Weak<ConnState>>> {
+        self.serving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a connection for [`ConnTracker::shut_down_all`] until the guard drops. A
+    /// connection registered after that call is told at once.
+    fn register<'a>(&'a self, state: &Arc<ConnState>) -> Registered<'a> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.serving().insert(id, Arc::downgrade(state));
+        if self.stopping.load(Ordering::Acquire) {
+            state.wake_driver(EVENT_SHUTDOWN);
+        }
+        Registered { tracker: self, id }
+    }
+
+    /// Tells every serving connection to shut down gracefully (HTTP/2: GOAWAY; HTTP/1.1: close
+    /// after the response in flight).
+    pub(crate) fn shut_down_all(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let states: Vec<_> = self.serving().values().filter_map(Weak::upgrade).collect();
+        for state in states {
+            state.wake_driver(EVENT_SHUTDOWN);
+        }
+    }
+}
+
+/// Removes a connection from [`ConnTracker`]'s registry when dropped.
+struct Registered<'a> {
+    tracker: &'a ConnTracker,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.tracker.serving().remove(&self.id);
+    }
 }
 
 struct ConnGuard(Arc<ConnTracker>);
@@ -132,7 +176,10 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Listener>) {
     loop {
         tokio::select! {
             biased;
-            () = stopped(&mut shutdown) => break,
+            () = stopped(&mut shutdown) => {
+                shared.conns.shut_down_all();
+                break;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((tcp, remote)) => {
                     let _ = tcp.set_nodelay(true);
@@ -198,14 +245,14 @@ async fn serve_connection(tcp: TcpStream, remote: SocketAddr, shared: &Arc<Liste
         remote,
         conn: state.clone(),
     };
-    let shutdown = shared.shutdown.clone();
+    let _registered = shared.conns.register(&state);
     let result = if h2 {
         let mut builder = hyper::server::conn::http2::Builder::new(StreamExecutor {
             conn: state.clone(),
         });
         builder.timer(TokioTimer::new());
         let conn = builder.serve_connection(io, service);
-        drive(conn, &state, shutdown).await
+        drive(conn, &state).await
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -213,7 +260,7 @@ async fn serve_connection(tcp: TcpStream, remote: SocketAddr, shared: &Arc<Liste
             .header_read_timeout(None)
             .keep_alive(true);
         let conn = builder.serve_connection(io, service);
-        drive(conn, &state, shutdown).await
+        drive(conn, &state).await
     };
     if let Err(e) = result {
         tracing::debug!("connection from {remote} ended: {e}");
@@ -261,11 +308,7 @@ where
 /// header that starts arriving is cut exactly `header_timeout` after its first byte. A request
 /// whose deadline comes before the driver's planned wake-up (a route timeout shorter than
 /// that period) nudges it, so deadlines are exact too.
-async fn drive<C: Graceful>(
-    conn: C,
-    state: &ConnState,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), hyper::Error> {
+async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Error> {
     tokio::pin!(conn);
     let mut closing = false;
     // An idle connection's graceful shutdown must end by then (HTTP/2 streams whose client
@@ -273,31 +316,42 @@ async fn drive<C: Graceful>(
     let mut forced: Option<Instant> = None;
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
-    loop {
-        let now = Instant::now();
-        if forced.is_some_and(|at| now >= at) {
-            return Ok(());
-        }
-        match state.check(now, closing) {
-            Check::Close => return Ok(()), // Go closes the connection without a response.
-            Check::Shutdown => {
+    // One hand-written poll instead of `select!`: the connection is polled first and the
+    // driver's own wake-ups (timer, nudge, server shutdown) cost an atomic swap and a timer
+    // check per wake, with no futures to re-register on every request.
+    std::future::poll_fn(|cx| {
+        loop {
+            if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            state.driver.register(cx.waker());
+            let events = state.events.swap(0, Ordering::AcqRel);
+            if events & EVENT_SHUTDOWN != 0 && !closing {
                 conn.as_mut().shutdown();
                 closing = true;
-                forced = Some(now + IDLE_CLOSE_GRACE);
                 continue;
             }
-            Check::SleepUntil(at) => sleep.as_mut().reset(forced.map_or(at, |f| at.min(f))),
-        }
-        tokio::select! {
-            result = conn.as_mut() => return result,
-            () = sleep.as_mut() => {}
-            () = state.nudge.notified() => {}
-            () = stopped(&mut shutdown), if !closing => {
-                conn.as_mut().shutdown();
-                closing = true;
+            if sleep.as_mut().poll(cx).is_pending() && events & EVENT_NUDGE == 0 {
+                return Poll::Pending;
+            }
+            let now = Instant::now();
+            if forced.is_some_and(|at| now >= at) {
+                return Poll::Ready(Ok(()));
+            }
+            match state.check(now, closing) {
+                Check::Close => return Poll::Ready(Ok(())), // Go closes without a response.
+                Check::Shutdown => {
+                    conn.as_mut().shutdown();
+                    closing = true;
+                    forced = Some(now + IDLE_CLOSE_GRACE);
+                }
+                // Every planned time is in the future, so the next poll of `sleep` registers
+                // the timer instead of firing.
+                Check::SleepUntil(at) => sleep.as_mut().reset(forced.map_or(at, |f| at.min(f))),
             }
         }
-    }
+    })
+    .await
 }
 
 /// How long the graceful shutdown of an idle connection may take before it is closed.
@@ -343,12 +397,19 @@ struct PhaseState {
     stream_deadline: Option<Instant>,
 }
 
+/// Driver event: a deadline earlier than the driver's planned wake-up was set.
+const EVENT_NUDGE: u8 = 1;
+/// Driver event: the server is shutting down.
+const EVENT_SHUTDOWN: u8 = 2;
+
 /// The timing state of one connection, shared by the IO wrapper, the service and the driver.
 #[derive(Debug)]
 struct ConnState {
     inner: Mutex<PhaseState>,
-    /// Wakes the driver early (a deadline before its planned wake-up).
-    nudge: Notify,
+    /// The connection task, for [`ConnState::wake_driver`].
+    driver: AtomicWaker,
+    /// `EVENT_*` bits for the driver.
+    events: AtomicU8,
     header_timeout: Option<Duration>,
     idle_timeout: Duration,
 }
@@ -371,7 +432,8 @@ impl ConnState {
                 wake_at: None,
                 stream_deadline: None,
             }),
-            nudge: Notify::new(),
+            driver: AtomicWaker::new(),
+            events: AtomicU8::new(0),
             header_timeout,
             idle_timeout,
         }
@@ -410,8 +472,14 @@ impl ConnState {
         };
         drop(s);
         if early {
-            self.nudge.notify_one();
+            self.wake_driver(EVENT_NUDGE);
         }
+    }
+
+    /// Sets `event` for the driver and wakes it.
+    fn wake_driver(&self, event: u8) {
+        self.events.fetch_or(event, Ordering::AcqRel);
+        self.driver.wake();
     }
 
     /// The deadline [`ConnState::request_started`] left for the stream hyper spawns now.
@@ -966,20 +1034,14 @@ mod tests {
         assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + t5));
         let deadline = t0 + Duration::from_millis(300);
         s.request_started(Some(deadline));
-        tokio::time::timeout(Duration::from_millis(1), s.nudge.notified())
-            .await
-            .unwrap();
+        assert_eq!(s.events.swap(0, Ordering::AcqRel), EVENT_NUDGE);
         assert_eq!(s.check(t0, false), Check::SleepUntil(deadline));
         assert_eq!(s.check(deadline, false), Check::Close);
         // A deadline later than the planned wake-up does not wake the driver.
         s.request_finished();
         assert_eq!(s.check(t0, false), Check::SleepUntil(t0 + t5));
         s.request_started(Some(t0 + Duration::from_secs(15)));
-        assert!(
-            tokio::time::timeout(Duration::from_millis(1), s.nudge.notified())
-                .await
-                .is_err()
-        );
+        assert_eq!(s.events.load(Ordering::Acquire), 0);
         // HTTP/2 leaves the deadline to the stream's task.
         let h2 = ConnState::new(None, Duration::from_secs(90));
         h2.request_started(Some(deadline));

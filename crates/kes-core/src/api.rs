@@ -89,12 +89,13 @@ pub(crate) async fn handle(
     let remote_ip = ctx.remote_addr.map(|a| a.ip());
 
     let resolution = router::resolve(&state.patterns, &req.raw_path, req.query.as_deref());
-    let (response, audit_path, identity, ip, message) = match resolution {
+    let (response, audit_path, identity, ip, message, elapsed) = match resolution {
         Resolution::BadRequest => (
             plain(400, "400 Bad Request"),
             Cow::Borrowed(req.raw_path.as_str()),
             None,
             remote_ip,
+            None,
             None,
         ),
         Resolution::NotFound => (
@@ -103,12 +104,14 @@ pub(crate) async fn handle(
             None,
             remote_ip,
             None,
+            None,
         ),
         Resolution::Redirect(location) => (
             redirect(&req.method, location),
             Cow::Owned(lossy_decoded(&req.raw_path)),
             None,
             remote_ip,
+            None,
             None,
         ),
         Resolution::Route {
@@ -142,12 +145,12 @@ pub(crate) async fn handle(
             let response = serve(&mut call)
                 .await
                 .unwrap_or_else(|e| error_response(&e));
+            let elapsed = latency(server, ctx.now);
             if metered {
-                let latency = latency(server, ctx.now);
                 server
                     .shared
                     .metrics
-                    .request_observed(response.status, latency);
+                    .request_observed(response.status, elapsed);
             }
             let Call {
                 identity,
@@ -162,7 +165,7 @@ pub(crate) async fn handle(
                 Some(Cow::Borrowed(_)) => ctx.peer.identity().map(|i| Cow::Borrowed(i.as_str())),
                 Some(Cow::Owned(i)) => Some(Cow::Owned(String::from(i))),
             };
-            (response, path, identity, ip, audit_message)
+            (response, path, identity, ip, audit_message, Some(elapsed))
         }
     };
 
@@ -177,7 +180,7 @@ pub(crate) async fn handle(
             ip,
             identity,
             status: response.status,
-            latency: latency(server, ctx.now),
+            latency: elapsed.unwrap_or_else(|| latency(server, ctx.now)),
         },
     );
     response

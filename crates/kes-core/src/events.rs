@@ -284,15 +284,25 @@ fn push_value(s: &mut String, v: &str) {
     }
 }
 
+/// The ASCII bytes that make `slog` quote a value: space, `=`, `"` and the control characters.
+static QUOTE_ASCII: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] =
+            b < 0x20 || b == 0x7f || b == b' ' as usize || b == b'=' as usize || b == b'"' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Go `slog` `needsQuoting`.
 fn needs_quoting(v: &str) -> bool {
     if v.is_empty() {
         return true;
     }
     if v.is_ascii() {
-        return v
-            .bytes()
-            .any(|b| b == b' ' || b == b'=' || b == b'"' || b.is_ascii_control());
+        return v.bytes().any(|b| QUOTE_ASCII[usize::from(b)]);
     }
     v.chars().any(|c| {
         if c.is_ascii() {
