@@ -550,6 +550,33 @@ impl Opts {
     }
 }
 
+/// Open loops against the bare server (at `bare_rate`) and kes-server's generate and decrypt
+/// (both at `kes_rate`) in `o.rounds` rotating rounds; per workload the round with the median
+/// p99.
+async fn open_rounds(
+    o: &Opts,
+    (bare_req, generate, decrypt): (&Req, &Req, &Req),
+    bare_rate: f64,
+    kes_rate: f64,
+    label: &str,
+) -> [Stats; 3] {
+    let n = o.conns;
+    let m = o.measure;
+    let mut open: [Vec<Stats>; 3] = Default::default();
+    for round in 0..o.rounds {
+        step(&format!("{label}, round {}/{}", round + 1, o.rounds));
+        for k in 0..3 {
+            let (i, target, req, rate) = match (k + round) % 3 {
+                0 => (0, &o.bare, bare_req, bare_rate),
+                1 => (1, &o.kes, generate, kes_rate),
+                _ => (2, &o.kes, decrypt, kes_rate),
+            };
+            open[i].push(open_loop(target, Http::H1, req, n, rate, m).await);
+        }
+    }
+    open.map(Stats::median_p99)
+}
+
 /// Sets the CPU affinity of every thread of each process (`taskset -a -p -c CPUS PID`).
 /// Returns false (and says why) when that is not possible here.
 fn pin_all(placements: &[(u32, &str)]) -> bool {
@@ -677,52 +704,14 @@ async fn run(o: Opts) {
     // Open loop at half of the peak, in rotating rounds like the comparisons above; the
     // round with the median p99 counts (one scheduling hiccup of the shared machine should
     // not decide, nor should the luckiest round).
-    let mut open: [Vec<Stats>; 3] = Default::default();
-    for round in 0..o.rounds {
-        step(&format!(
-            "half of peak (open loop), round {}/{}",
-            round + 1,
-            o.rounds
-        ));
-        for k in 0..3 {
-            match (k + round) % 3 {
-                0 => open[0].push(
-                    open_loop(
-                        &o.bare,
-                        Http::H1,
-                        &bare_req,
-                        n,
-                        peak[&("HTTP/1.1", "bare")] / 2.0,
-                        m,
-                    )
-                    .await,
-                ),
-                1 => open[1].push(
-                    open_loop(
-                        &o.kes,
-                        Http::H1,
-                        &generate,
-                        n,
-                        peak[&("HTTP/1.1", "generate")] / 2.0,
-                        m,
-                    )
-                    .await,
-                ),
-                _ => open[2].push(
-                    open_loop(
-                        &o.kes,
-                        Http::H1,
-                        &decrypt,
-                        n,
-                        peak[&("HTTP/1.1", "generate")] / 2.0,
-                        m,
-                    )
-                    .await,
-                ),
-            }
-        }
-    }
-    let [half_bare, half_gen, half_dec] = open.map(Stats::median_p99);
+    let [half_bare, half_gen, half_dec] = open_rounds(
+        &o,
+        (&bare_req, &generate, &decrypt),
+        peak[&("HTTP/1.1", "bare")] / 2.0,
+        peak[&("HTTP/1.1", "generate")] / 2.0,
+        "half of peak (open loop)",
+    )
+    .await;
     rows.push(("bare server at half its peak, HTTP/1.1".into(), half_bare));
     rows.push(("generate at half its peak, HTTP/1.1".into(), half_gen));
     rows.push(("decrypt at half generate's peak, HTTP/1.1".into(), half_dec));
@@ -750,24 +739,14 @@ async fn run(o: Opts) {
         }
         let [pb, pg] = pinned_peak.map(Stats::median);
         let (pb, pg) = (pb.rps(), pg.rps());
-        let mut open: [Vec<Stats>; 3] = Default::default();
-        for round in 0..o.rounds {
-            step(&format!(
-                "pinned half of peak (open loop), round {}/{}",
-                round + 1,
-                o.rounds
-            ));
-            for k in 0..3 {
-                match (k + round) % 3 {
-                    0 => {
-                        open[0].push(open_loop(&o.bare, Http::H1, &bare_req, n, pb / 2.0, m).await)
-                    }
-                    1 => open[1].push(open_loop(&o.kes, Http::H1, &generate, n, pg / 2.0, m).await),
-                    _ => open[2].push(open_loop(&o.kes, Http::H1, &decrypt, n, pg / 2.0, m).await),
-                }
-            }
-        }
-        let [b, g, d] = open.map(Stats::median_p99);
+        let [b, g, d] = open_rounds(
+            &o,
+            (&bare_req, &generate, &decrypt),
+            pb / 2.0,
+            pg / 2.0,
+            "pinned half of peak (open loop)",
+        )
+        .await;
         rows.push((
             format!("pinned: bare server at half its peak ({pb:.0}/s), HTTP/1.1"),
             b,

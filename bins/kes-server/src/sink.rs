@@ -196,54 +196,9 @@ fn with_newline(line: &str) -> String {
 /// An error-log record without request attributes, for errors of the server itself (e.g.
 /// `http: TLS handshake error from …`): `time=… level=INFO msg="…"`.
 pub fn error_line(time: SystemTime, level: Level, message: &str) -> String {
-    let t = time::OffsetDateTime::from(time);
-    let mut s = format!(
-        "time={:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z level={level} msg=",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    );
-    if needs_quoting(message) {
-        quote(&mut s, message);
-    } else {
-        s.push_str(message);
-    }
+    let mut s = String::with_capacity(48 + message.len());
+    kes_core::events::write_plain_record(&mut s, time, level, message);
     s
-}
-
-/// Go `slog`'s rule for quoting a text value.
-fn needs_quoting(v: &str) -> bool {
-    v.is_empty()
-        || v.chars().any(|c| {
-            if c.is_ascii() {
-                c != '\\' && (c == ' ' || c == '=' || c == '"' || c.is_ascii_control())
-            } else {
-                c.is_whitespace() || c.is_control() || c == '\u{fffd}'
-            }
-        })
-}
-
-fn quote(s: &mut String, v: &str) {
-    s.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if c.is_control() => {
-                use std::fmt::Write as _;
-                let _ = write!(s, "\\u{:04x}", u32::from(c));
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
 }
 
 #[cfg(test)]

@@ -236,6 +236,13 @@ impl EventSink for NoopSink {
     fn error(&self, _: &ErrorEvent) {}
 }
 
+/// Appends a `slog` text record with only `time`, `level` and `msg`
+/// (`time=… level=INFO msg="…"`), for messages of the shell that belong to no request, such as
+/// TLS handshake errors.
+pub fn write_plain_record(s: &mut String, time: SystemTime, level: Level, msg: &str) {
+    write_prefix(s, time, level, msg);
+}
+
 fn write_prefix(s: &mut String, time: SystemTime, level: Level, msg: &str) {
     s.push_str("time=");
     push_rfc3339_millis(s, time);
