@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{BoxError, ClientId, Http, Setup, connect};
-use kes_policy::{CertificateOptions, KeyAlgorithm, PrivateKey, TlsCredentials};
+use kes_policy::TlsCredentials;
 use kes_server::cli::{Mode, Options};
 use kes_server::{Error, Instance};
 use rustls::pki_types::pem::PemObject;
@@ -51,23 +51,6 @@ async fn start(setup: &Setup, interval: Duration) -> Instance {
         .start()
         .await
         .unwrap()
-}
-
-/// A fresh server certificate for `localhost`/`127.0.0.1` and its key.
-fn server_pair() -> TlsCredentials {
-    let options = CertificateOptions {
-        subject: Some("localhost".into()),
-        dns_names: vec!["localhost".into()],
-        ip_addresses: vec!["127.0.0.1".parse().unwrap()],
-        client_auth: false,
-        server_auth: true,
-        ..CertificateOptions::default()
-    };
-    kes_policy::self_signed(
-        PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
-        &options,
-    )
-    .unwrap()
 }
 
 /// Replaces a file by renaming a complete new one over it, so the timer never reads half a
@@ -156,7 +139,7 @@ async fn wait_for_cert(
 async fn timer_switches_to_new_files_and_keeps_open_connections() {
     let setup = Setup::new();
     let old = der_of_file(&setup.server_cert);
-    let new_pair = server_pair();
+    let new_pair = common::server_credentials();
     let new = new_pair.certificate.to_certificate_der();
     assert_ne!(old, new);
 
@@ -221,7 +204,7 @@ async fn default_and_zero_intervals_do_not_reread_within_seconds() {
     let mut certs = Vec::new();
     for setup in [&default, &off] {
         let old = der_of_file(&setup.server_cert);
-        let new_pair = server_pair();
+        let new_pair = common::server_credentials();
         let new = new_pair.certificate.to_certificate_der();
         install(setup, &new_pair);
         let either = client(&[&old, &new], &setup.admin, Http::H1);
@@ -409,7 +392,7 @@ async fn broken_files_child() {
     );
 
     // Valid files again: the timer, still running, picks them up.
-    let new_pair = server_pair();
+    let new_pair = common::server_credentials();
     let new = new_pair.certificate.to_certificate_der();
     install(&setup, &new_pair);
     wait_for_cert(addr, &client(&[&old, &new], &setup.admin, Http::H1), &new)

@@ -113,19 +113,7 @@ pub struct Setup {
 impl Setup {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let options = CertificateOptions {
-            subject: Some("localhost".into()),
-            dns_names: vec!["localhost".into()],
-            ip_addresses: vec!["127.0.0.1".parse().unwrap()],
-            client_auth: false,
-            server_auth: true,
-            ..CertificateOptions::default()
-        };
-        let server = kes_policy::self_signed(
-            PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
-            &options,
-        )
-        .unwrap();
+        let server = server_credentials();
         let server_cert = dir.path().join("server.crt");
         let server_key = dir.path().join("server.key");
         std::fs::write(&server_cert, server.certificate.to_pem()).unwrap();
@@ -688,4 +676,21 @@ pub async fn read_response<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (u16, 
         assert!(n > 0, "connection closed before a full response: {text}");
         data.extend_from_slice(&buf[..n]);
     }
+}
+
+/// A fresh self-signed ECDSA P-256 server certificate for `localhost`/`127.0.0.1` and its key.
+pub fn server_credentials() -> TlsCredentials {
+    let options = CertificateOptions {
+        subject: Some("localhost".into()),
+        dns_names: vec!["localhost".into()],
+        ip_addresses: vec!["127.0.0.1".parse().unwrap()],
+        client_auth: false,
+        server_auth: true,
+        ..CertificateOptions::default()
+    };
+    kes_policy::self_signed(
+        PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
+        &options,
+    )
+    .unwrap()
 }
