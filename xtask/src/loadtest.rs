@@ -5,7 +5,10 @@
 //! TLS settings, a fixed 32-byte JSON answer), measures their start-to-ready time and idle
 //! RSS, then runs `loadgen run` against both and prints its Markdown report (requests/s,
 //! p50/p99, ratios to the bare server, latency at half of peak, RSS with 10,000 idle
-//! keep-alive connections). The numbers go into `docs/benchmarks.md` by hand.
+//! keep-alive connections). A second pair of servers then runs on CPU 1 with one tokio worker
+//! each (`taskset`, `TOKIO_WORKER_THREADS=1`) while the generator runs on CPU 0, for the
+//! latency at half of peak without the generator on the servers' cores (`loadgen run
+//! --open-only`). The numbers go into `docs/benchmarks.md` by hand.
 //!
 //! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
 //! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 3),
@@ -125,102 +128,178 @@ pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("kes-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> Result<()> {
-        // kes-server --dev: stdout (banner, then one audit line per request) to a file.
-        let kes_out = dir.join("kes.out");
-        let started = Instant::now();
-        let mut kes = with_nofile(
-            &kes_bin,
-            &["--dev".into(), "--addr".into(), "127.0.0.1:0".into()],
-        )
-        .stdout(std::fs::File::create(&kes_out)?)
-        .stderr(std::fs::File::create(dir.join("kes.err"))?)
-        .stdin(Stdio::null())
-        .spawn()
-        .context("failed to start kes-server")?;
-        let lines = wait_for_line(&kes_out, "=> Server is up and running...", &mut kes)?;
-        let ready = started.elapsed();
-        let kes = Guard(kes);
-        let addr = banner_value(&lines, "API")?
-            .trim_start_matches("· https://")
-            .to_owned();
-        let cert = banner_value(&lines, "Client")?
-            .trim_start_matches("cert=")
-            .to_owned();
-        let key = lines
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("key="))
-            .context("no client key in the banner")?
-            .to_owned();
-        let ca = lines
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("ca="))
-            .context("no server certificate in the banner")?
-            .to_owned();
-
-        // The bare server.
-        let bare_cert = dir.join("bare.crt");
-        let bare_started = Instant::now();
-        let mut bare = Command::new(&loadgen_bin)
-            .args(["bare", "--cert-out"])
-            .arg(&bare_cert)
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .context("failed to start the bare server")?;
-        let mut first = String::new();
-        BufReader::new(bare.stdout.take().context("bare stdout")?).read_line(&mut first)?;
-        let bare_ready = bare_started.elapsed();
-        let bare = Guard(bare);
-        let bare_addr = first
-            .trim()
-            .strip_prefix("ADDR ")
-            .with_context(|| format!("unexpected bare server output '{first}'"))?
-            .to_owned();
-
-        std::thread::sleep(Duration::from_secs(1));
-        let (kes_pid, bare_pid) = (kes.0.id(), bare.0.id());
-        let (kes_rss, bare_rss) = (rss_kb(kes_pid), rss_kb(bare_pid));
-        eprintln!(
-            "==> kes-server ready in {ready:?} on {addr} (idle RSS {kes_rss} kB); bare server on {bare_addr}"
-        );
-
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--kes".into(),
-            addr,
-            "--kes-ca".into(),
-            ca,
-            "--kes-pid".into(),
-            kes_pid.to_string(),
-            "--bare".into(),
-            bare_addr,
-            "--bare-ca".into(),
-            bare_cert.display().to_string(),
-            "--bare-pid".into(),
-            bare_pid.to_string(),
-            "--cert".into(),
-            cert,
-            "--key".into(),
-            key,
-            "--ready-ms".into(),
-            format!("{:.1}", ready.as_secs_f64() * 1000.0),
-            "--bare-ready-ms".into(),
-            format!("{:.1}", bare_ready.as_secs_f64() * 1000.0),
-            "--idle-rss-kb".into(),
-            kes_rss.to_string(),
-            "--bare-idle-rss-kb".into(),
-            bare_rss.to_string(),
-        ];
-        args.extend(loadgen_args);
+        // 1. Everything on the machine's shared cores.
+        let servers = start_servers(&kes_bin, &loadgen_bin, &dir.join("shared"), None)?;
+        let mut args = servers.args.clone();
+        args.extend(loadgen_args.iter().cloned());
         let status = with_nofile(&loadgen_bin, &args)
             .status()
             .context("failed to run the load generator")?;
         if !status.success() {
             bail!("load generator failed ({status})");
         }
-        drop((kes, bare));
+        drop(servers);
+
+        // 2. The open loop again with the servers on a core of their own (one tokio worker,
+        //    CPU 1) and the generator on CPU 0, as when clients run on other machines.
+        if !taskset_works() {
+            eprintln!("==> taskset is not available: no run on separate cores");
+            return Ok(());
+        }
+        let servers = start_servers(&kes_bin, &loadgen_bin, &dir.join("isolated"), Some("1"))?;
+        let mut args = servers.args.clone();
+        args.extend(loadgen_args.iter().cloned());
+        args.push("--open-only".into());
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "0"]).arg(&loadgen_bin).args(&args);
+        // One worker next to the pacer thread: two workers on one core wait for each other's
+        // time slices, and that wait would be charged to the servers' latency.
+        cmd.env("TOKIO_WORKER_THREADS", "1");
+        let status = cmd.status().context("failed to run the load generator")?;
+        if !status.success() {
+            bail!("load generator failed ({status})");
+        }
+        drop(servers);
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// A started kes-server and bare server, and the `loadgen run` arguments that describe them.
+struct Servers {
+    args: Vec<String>,
+    _kes: Guard,
+    _bare: Guard,
+}
+
+/// Starts `kes-server --dev` and the bare server, each under `taskset -c CPU` with one tokio
+/// worker when `cpu` is given, and waits until both are ready.
+fn start_servers(
+    kes_bin: &Path,
+    loadgen_bin: &Path,
+    dir: &Path,
+    cpu: Option<&str>,
+) -> Result<Servers> {
+    std::fs::create_dir_all(dir)?;
+    let placed = |program: &Path, args: &[String]| -> Command {
+        let mut cmd = match cpu {
+            None => with_nofile(program, args),
+            Some(cpu) => {
+                let mut cmd = Command::new("taskset");
+                cmd.args(["-c", cpu]).arg(program).args(args);
+                cmd.env("TOKIO_WORKER_THREADS", "1");
+                cmd
+            }
+        };
+        cmd.stdin(Stdio::null());
+        cmd
+    };
+    // kes-server --dev: stdout (banner, then one audit line per request) to a file.
+    let kes_out = dir.join("kes.out");
+    let started = Instant::now();
+    let mut kes = placed(
+        kes_bin,
+        &["--dev".into(), "--addr".into(), "127.0.0.1:0".into()],
+    )
+    .stdout(std::fs::File::create(&kes_out)?)
+    .stderr(std::fs::File::create(dir.join("kes.err"))?)
+    .spawn()
+    .context("failed to start kes-server")?;
+    let lines = wait_for_line(&kes_out, "=> Server is up and running...", &mut kes)?;
+    let ready = started.elapsed();
+    let kes = Guard(kes);
+    let addr = banner_value(&lines, "API")?
+        .trim_start_matches("· https://")
+        .to_owned();
+    let cert = banner_value(&lines, "Client")?
+        .trim_start_matches("cert=")
+        .to_owned();
+    let key = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("key="))
+        .context("no client key in the banner")?
+        .to_owned();
+    let ca = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("ca="))
+        .context("no server certificate in the banner")?
+        .to_owned();
+
+    // The bare server.
+    let bare_cert = dir.join("bare.crt");
+    let bare_started = Instant::now();
+    let mut bare = placed(
+        loadgen_bin,
+        &[
+            "bare".into(),
+            "--cert-out".into(),
+            bare_cert.display().to_string(),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .context("failed to start the bare server")?;
+    let mut first = String::new();
+    BufReader::new(bare.stdout.take().context("bare stdout")?).read_line(&mut first)?;
+    let bare_ready = bare_started.elapsed();
+    let bare = Guard(bare);
+    let bare_addr = first
+        .trim()
+        .strip_prefix("ADDR ")
+        .with_context(|| format!("unexpected bare server output '{first}'"))?
+        .to_owned();
+
+    std::thread::sleep(Duration::from_secs(1));
+    let (kes_pid, bare_pid) = (kes.0.id(), bare.0.id());
+    let (kes_rss, bare_rss) = (rss_kb(kes_pid), rss_kb(bare_pid));
+    eprintln!(
+        "==> kes-server ready in {ready:?} on {addr} (idle RSS {kes_rss} kB); bare server on {bare_addr}{}",
+        cpu.map_or(String::new(), |c| format!(
+            " (both on CPU {c}, one worker thread)"
+        ))
+    );
+    let args: Vec<String> = vec![
+        "run".into(),
+        "--kes".into(),
+        addr,
+        "--kes-ca".into(),
+        ca,
+        "--kes-pid".into(),
+        kes_pid.to_string(),
+        "--bare".into(),
+        bare_addr,
+        "--bare-ca".into(),
+        bare_cert.display().to_string(),
+        "--bare-pid".into(),
+        bare_pid.to_string(),
+        "--cert".into(),
+        cert,
+        "--key".into(),
+        key,
+        "--ready-ms".into(),
+        format!("{:.1}", ready.as_secs_f64() * 1000.0),
+        "--bare-ready-ms".into(),
+        format!("{:.1}", bare_ready.as_secs_f64() * 1000.0),
+        "--idle-rss-kb".into(),
+        kes_rss.to_string(),
+        "--bare-idle-rss-kb".into(),
+        bare_rss.to_string(),
+    ];
+    Ok(Servers {
+        args,
+        _kes: kes,
+        _bare: bare,
+    })
+}
+
+/// Whether `taskset` runs here and there are at least two CPUs.
+fn taskset_works() -> bool {
+    std::thread::available_parallelism().map_or(false, |n| n.get() >= 2)
+        && Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }

@@ -7,11 +7,12 @@
 //! * `loadgen run ...`: drives a kes-server and the bare server with the same client
 //!   (keep-alive mTLS connections over HTTP/1.1 and HTTP/2, and a fresh handshake per
 //!   request), and prints a Markdown report: requests/s, p50/p99 latency, the ratios to the
-//!   bare server, open-loop latency at half of the peak rate (also with the generator and the
-//!   servers pinned to separate cores by `taskset`), and memory with 10,000 idle
+//!   bare server, open-loop latency at half of the peak rate, and memory with 10,000 idle
 //!   keep-alive connections. Each comparison runs in alternating rounds (bare, generate,
 //!   decrypt, bare, …) and reports the median round, so contention from anything else on
-//!   the machine hits both servers alike.
+//!   the machine hits both servers alike. With `--open-only` it measures only the HTTP/1.1
+//!   peaks and the open loop at half of them (xtask's second run, with the servers and the
+//!   generator on separate cores).
 //!
 //! Not a benchmark harness of its own: `cargo xtask loadtest` builds it in release mode,
 //! starts `kes-server --dev`, measures start-up time and idle memory, and runs this.
@@ -515,6 +516,8 @@ struct Opts {
     measure: Duration,
     idle_conns: usize,
     rounds: usize,
+    /// Only the HTTP/1.1 peaks and the open loop at half of them (the run on separate cores).
+    open_only: bool,
 }
 
 impl Opts {
@@ -546,6 +549,7 @@ impl Opts {
             measure: Duration::from_secs(num("--seconds", 3)),
             rounds: num("--rounds", 3).max(1) as usize,
             idle_conns: num("--idle-conns", 10_000) as usize,
+            open_only: args.iter().any(|a| a == "--open-only"),
         }
     }
 }
@@ -577,25 +581,71 @@ async fn open_rounds(
     open.map(Stats::median_p99)
 }
 
-/// Sets the CPU affinity of every thread of each process (`taskset -a -p -c CPUS PID`).
-/// Returns false (and says why) when that is not possible here.
-fn pin_all(placements: &[(u32, &str)]) -> bool {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        eprintln!("loadgen: one CPU only: no pinned open loop");
-        return false;
-    }
-    for (pid, set) in placements {
-        let status = std::process::Command::new("taskset")
-            .args(["-a", "-p", "-c", set, &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("loadgen: taskset failed for {pid} ({status:?}): no pinned open loop");
-            return false;
+/// The run with the servers on a core of their own: HTTP/1.1 peaks (closed loop, rotating
+/// rounds, median), then the open loop at half of them, and a report of its own.
+async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) {
+    let (w, m, n) = (o.warmup, o.measure, o.conns);
+    let mut peaks: [Vec<Stats>; 2] = Default::default();
+    for round in 0..o.rounds {
+        step(&format!(
+            "separate cores: peaks, round {}/{}",
+            round + 1,
+            o.rounds
+        ));
+        for k in 0..2 {
+            if (k + round) % 2 == 0 {
+                peaks[0].push(closed_loop(&o.bare, Http::H1, bare_req, n, false, w, m).await);
+            } else {
+                peaks[1].push(closed_loop(&o.kes, Http::H1, generate, n, false, w, m).await);
+            }
         }
     }
-    true
+    let [pb, pg] = peaks.map(Stats::median);
+    let [b, g, d] = open_rounds(
+        o,
+        (bare_req, generate, decrypt),
+        pb.rps() / 2.0,
+        pg.rps() / 2.0,
+        "separate cores: half of peak (open loop)",
+    )
+    .await;
+    println!();
+    println!("Servers on CPU 1 with one tokio worker each, the generator on CPU 0 (`taskset`):");
+    println!();
+    println!(
+        "| workload | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | server CPU use |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, s) in [
+        ("bare server, HTTP/1.1, keep-alive (peak)", &pb),
+        ("generate, HTTP/1.1, keep-alive (peak)", &pg),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} % |",
+            s.rps(),
+            s.pct(0.5),
+            s.pct(0.99),
+            s.cpu_us(),
+            s.cpu_us() * s.rps() / 1e4
+        );
+    }
+    for (name, s) in [
+        ("bare server at half its peak, open loop", &b),
+        ("generate at half its peak, open loop", &g),
+        ("decrypt at half generate's peak, open loop", &d),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | – | – |",
+            s.rps(),
+            s.pct(0.5),
+            s.pct(0.99)
+        );
+    }
+    println!();
+    for (what, p99) in [("generate", g.pct(0.99)), ("decrypt", d.pct(0.99))] {
+        let verdict = if p99 <= 2.0 { "PASS" } else { "MISS" };
+        println!("- {verdict} {what} p99 ≤ 2 ms at half of peak, servers on their own core");
+    }
 }
 
 fn step(what: &str) {
@@ -643,6 +693,10 @@ async fn run(o: Opts) {
     drop(c);
 
     let (w, m, n) = (o.warmup, o.measure, o.conns);
+    if o.open_only {
+        open_only(&o, (&bare_req, &generate, &decrypt)).await;
+        return;
+    }
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut peak = std::collections::HashMap::new();
     // The machine is shared by the servers and this generator (and maybe other work): the
@@ -716,56 +770,6 @@ async fn run(o: Opts) {
     rows.push(("generate at half its peak, HTTP/1.1".into(), half_gen));
     rows.push(("decrypt at half generate's peak, HTTP/1.1".into(), half_dec));
 
-    // The same open loop with the generator and the servers on separate cores (`taskset`):
-    // in production clients run elsewhere, and on two shared cores the tail above is set by
-    // the scheduler, not by the server. Peaks are measured again in this placement.
-    if pin_all(&[
-        (std::process::id(), "0"),
-        (o.kes_pid, "1"),
-        (o.bare_pid, "1"),
-    ]) {
-        let mut pinned_peak: [Vec<Stats>; 2] = Default::default();
-        for round in 0..o.rounds {
-            step(&format!("pinned peaks, round {}/{}", round + 1, o.rounds));
-            for k in 0..2 {
-                if (k + round) % 2 == 0 {
-                    pinned_peak[0]
-                        .push(closed_loop(&o.bare, Http::H1, &bare_req, n, false, w, m).await);
-                } else {
-                    pinned_peak[1]
-                        .push(closed_loop(&o.kes, Http::H1, &generate, n, false, w, m).await);
-                }
-            }
-        }
-        let [pb, pg] = pinned_peak.map(Stats::median);
-        let (pb, pg) = (pb.rps(), pg.rps());
-        let [b, g, d] = open_rounds(
-            &o,
-            (&bare_req, &generate, &decrypt),
-            pb / 2.0,
-            pg / 2.0,
-            "pinned half of peak (open loop)",
-        )
-        .await;
-        rows.push((
-            format!("pinned: bare server at half its peak ({pb:.0}/s), HTTP/1.1"),
-            b,
-        ));
-        rows.push((
-            format!("pinned: generate at half its peak ({pg:.0}/s), HTTP/1.1"),
-            g,
-        ));
-        rows.push((
-            "pinned: decrypt at half generate's peak, HTTP/1.1".into(),
-            d,
-        ));
-        pin_all(&[
-            (std::process::id(), "0,1"),
-            (o.kes_pid, "0,1"),
-            (o.bare_pid, "0,1"),
-        ]);
-    }
-
     step(&format!("{} idle keep-alive connections", o.idle_conns));
     let before = rss_kb(o.kes_pid);
     let (idle, failed, took) = open_idle(&o.kes, o.idle_conns).await;
@@ -838,24 +842,6 @@ async fn run(o: Opts) {
     let p99d = get("decrypt at half generate's peak, HTTP/1.1").pct(0.99);
     verdicts.push(("generate p99 ≤ 2 ms at half of peak".into(), p99 <= 2.0));
     verdicts.push(("decrypt p99 ≤ 2 ms at half of peak".into(), p99d <= 2.0));
-    let pinned = |prefix: &str| {
-        rows.iter()
-            .find(|(n, _)| n.starts_with(prefix))
-            .map(|(_, s)| s.pct(0.99))
-    };
-    if let (Some(g), Some(d)) = (
-        pinned("pinned: generate at half"),
-        pinned("pinned: decrypt at half"),
-    ) {
-        verdicts.push((
-            "generate p99 ≤ 2 ms at half of peak, generator on its own core".into(),
-            g <= 2.0,
-        ));
-        verdicts.push((
-            "decrypt p99 ≤ 2 ms at half of peak, generator on its own core".into(),
-            d <= 2.0,
-        ));
-    }
     println!();
     println!("| memory and start-up | kes-server | bare server |");
     println!("|---|---:|---:|");
