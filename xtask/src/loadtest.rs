@@ -295,7 +295,7 @@ fn start_servers(
 
 /// Whether `taskset` runs here and there are at least two CPUs.
 fn taskset_works() -> bool {
-    std::thread::available_parallelism().map_or(false, |n| n.get() >= 2)
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
         && Command::new("taskset")
             .args(["-c", "0", "true"])
             .stdout(Stdio::null())
