@@ -244,6 +244,11 @@ struct Stats {
     server_cpu: f64,
     /// Latencies in microseconds, sorted.
     lat: Vec<u32>,
+    /// Open loop only: the generator's release lag in microseconds, sorted — from a request's
+    /// scheduled time until a connection task of the generator took it (its own scheduling,
+    /// or all connections busy). Part of the latency; shows how much of a tail is waiting on
+    /// the generator's side.
+    lag: Vec<u32>,
 }
 
 impl Stats {
@@ -252,6 +257,18 @@ impl Stats {
     }
 
     /// Server CPU time per request, in microseconds.
+    /// p99 of the release lag in ms, `–` for closed loops.
+    fn lag_p99(&self) -> String {
+        if self.lag.is_empty() {
+            return "–".to_owned();
+        }
+        let i = ((self.lag.len() as f64 - 1.0) * 0.99).round() as usize;
+        format!(
+            "{:.2}",
+            f64::from(self.lag[i.min(self.lag.len() - 1)]) / 1000.0
+        )
+    }
+
     fn cpu_us(&self) -> f64 {
         self.server_cpu * 1e6 / self.requests.max(1) as f64
     }
@@ -287,8 +304,10 @@ impl Stats {
             all.requests += p.requests;
             all.errors += p.errors;
             all.lat.extend(p.lat);
+            all.lag.extend(p.lag);
         }
         all.lat.sort_unstable();
+        all.lag.sort_unstable();
         all
     }
 }
@@ -432,6 +451,10 @@ async fn open_loop(
             let mut stats = Stats::default();
             let mut conn = conn;
             while let Ok(scheduled) = rx.recv().await {
+                let taken = Instant::now() - scheduled;
+                stats
+                    .lag
+                    .push(u32::try_from(taken.as_micros()).unwrap_or(u32::MAX));
                 let ok = match conn.as_mut() {
                     Some(c) => matches!(c.send(&req).await, Ok((200, _))),
                     None => false,
@@ -613,15 +636,15 @@ async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) 
     println!("Servers on CPU 1 with one tokio worker each, the generator on CPU 0 (`taskset`):");
     println!();
     println!(
-        "| workload | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | server CPU use |"
+        "| workload | requests/s | p50 (ms) | p99 (ms) | generator lag p99 (ms) | server CPU per request (µs) | server CPU use |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s) in [
         ("bare server, HTTP/1.1, keep-alive (peak)", &pb),
         ("generate, HTTP/1.1, keep-alive (peak)", &pg),
     ] {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} % |",
+            "| {name} | {:.0} | {:.2} | {:.2} | – | {:.1} | {:.0} % |",
             s.rps(),
             s.pct(0.5),
             s.pct(0.99),
@@ -635,10 +658,11 @@ async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) 
         ("decrypt at half generate's peak, open loop", &d),
     ] {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | – | – |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {} | – | – |",
             s.rps(),
             s.pct(0.5),
-            s.pct(0.99)
+            s.pct(0.99),
+            s.lag_p99()
         );
     }
     println!();
@@ -789,9 +813,9 @@ async fn run(o: Opts) {
     // ---- report ----
     let get = |name: &str| &rows.iter().find(|(n, _)| n == name).unwrap().1;
     println!(
-        "| workload | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | errors |"
+        "| workload | requests/s | p50 (ms) | p99 (ms) | generator lag p99 (ms) | server CPU per request (µs) | errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s) in &rows {
         let cpu = if s.server_cpu > 0.0 {
             format!("{:.1}", s.cpu_us())
@@ -799,10 +823,11 @@ async fn run(o: Opts) {
             "–".to_owned()
         };
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {cpu} | {} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {} | {cpu} | {} |",
             s.rps(),
             s.pct(0.50),
             s.pct(0.99),
+            s.lag_p99(),
             s.errors
         );
     }
