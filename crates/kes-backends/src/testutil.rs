@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use kes_core::config::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kes_testpeers::fake_http::{FakeRequest, FakeResponse};
 
 /// An empty environment.
 pub(crate) fn no_env(_: &str) -> Option<String> {
@@ -177,30 +177,22 @@ impl Recorder {
         answer: impl Fn(&Recorded) -> (u16, &'static str) + Send + Sync + 'static,
     ) -> Recorder {
         let answer = Arc::new(answer);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let log = log.clone();
-                let answer = answer.clone();
-                tokio::spawn(async move {
-                    let Some(request) = read_request(&mut conn).await else {
-                        return;
-                    };
-                    let (status, body) = answer(&request);
-                    log.lock().unwrap().push(request);
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = conn.write_all(head.as_bytes()).await;
-                    let _ = conn.write_all(body.as_bytes()).await;
-                    let _ = conn.shutdown().await;
-                });
+        let addr = kes_testpeers::fake_http::serve(move |r: FakeRequest| {
+            let request = Recorded {
+                method: r.method,
+                target: r.path,
+                headers: r.headers,
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+            };
+            let (status, body) = answer(&request);
+            log.lock().unwrap().push(request);
+            async move {
+                FakeResponse::new(status, body).header("Content-Type", "application/json")
             }
-        });
+        })
+        .await;
         Recorder {
             url: format!("http://{addr}"),
             requests,
@@ -220,46 +212,4 @@ impl Recorder {
             .cloned()
             .unwrap_or_else(|| panic!("no {method} {path} among {all:#?}"))
     }
-}
-
-async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Recorded> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let target = first.next()?.to_owned();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Recorded {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
 }
