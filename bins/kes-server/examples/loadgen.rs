@@ -604,26 +604,36 @@ async fn open_rounds(
     open.map(Stats::median_p99)
 }
 
+/// Closed loops over HTTP/1.1 against the bare server and kes-server's generate (a fresh
+/// connection per request when `fresh`) in `o.rounds` rounds; the first workload alternates
+/// (with fresh connections every connection leaves a TIME_WAIT socket behind, and the second
+/// workload of a round finds more of them). Per workload the median round.
+async fn bare_vs_generate(
+    o: &Opts,
+    (bare_req, generate): (&Req, &Req),
+    fresh: bool,
+    label: &str,
+) -> [Stats; 2] {
+    let (w, m, n) = (o.warmup, o.measure, o.conns);
+    let mut rounds: [Vec<Stats>; 2] = Default::default();
+    for round in 0..o.rounds {
+        step(&format!("{label}, round {}/{}", round + 1, o.rounds));
+        for k in 0..2 {
+            let (i, target, req) = if (k + round) % 2 == 0 {
+                (0, &o.bare, bare_req)
+            } else {
+                (1, &o.kes, generate)
+            };
+            rounds[i].push(closed_loop(target, Http::H1, req, n, fresh, w, m).await);
+        }
+    }
+    rounds.map(Stats::median)
+}
+
 /// The run with the servers on a core of their own: HTTP/1.1 peaks (closed loop, rotating
 /// rounds, median), then the open loop at half of them, and a report of its own.
 async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) {
-    let (w, m, n) = (o.warmup, o.measure, o.conns);
-    let mut peaks: [Vec<Stats>; 2] = Default::default();
-    for round in 0..o.rounds {
-        step(&format!(
-            "separate cores: peaks, round {}/{}",
-            round + 1,
-            o.rounds
-        ));
-        for k in 0..2 {
-            if (k + round) % 2 == 0 {
-                peaks[0].push(closed_loop(&o.bare, Http::H1, bare_req, n, false, w, m).await);
-            } else {
-                peaks[1].push(closed_loop(&o.kes, Http::H1, generate, n, false, w, m).await);
-            }
-        }
-    }
-    let [pb, pg] = peaks.map(Stats::median);
+    let [pb, pg] = bare_vs_generate(o, (bare_req, generate), false, "separate cores: peaks").await;
     let [b, g, d] = open_rounds(
         o,
         (bare_req, generate, decrypt),
@@ -755,24 +765,8 @@ async fn run(o: Opts) {
         rows.push((format!("generate, {tag}, keep-alive"), gen_stats));
         rows.push((format!("decrypt, {tag}, keep-alive"), dec));
     }
-    let mut fresh: [Vec<Stats>; 2] = Default::default();
-    for round in 0..o.rounds {
-        step(&format!(
-            "fresh handshakes, round {}/{}",
-            round + 1,
-            o.rounds
-        ));
-        // Alternate which goes first: every fresh connection leaves a TIME_WAIT socket
-        // behind, and the second workload of a round finds more of them.
-        for k in 0..2 {
-            if (k + round) % 2 == 0 {
-                fresh[0].push(closed_loop(&o.bare, Http::H1, &bare_req, n, true, w, m).await);
-            } else {
-                fresh[1].push(closed_loop(&o.kes, Http::H1, &generate, n, true, w, m).await);
-            }
-        }
-    }
-    let [fresh_bare, fresh_kes] = fresh.map(Stats::median);
+    let [fresh_bare, fresh_kes] =
+        bare_vs_generate(&o, (&bare_req, &generate), true, "fresh handshakes").await;
     rows.push((
         "bare server, new TLS connection per request".into(),
         fresh_bare,
