@@ -12,7 +12,9 @@
 //!
 //! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
 //! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 3),
-//! `--conns N` (default 16), `--idle-conns N` (default 10000). Linux only (`/proc`).
+//! `--conns N` (default 16), `--idle-conns N` (default 10000), `--latency-only` (in both
+//! placements only the HTTP/1.1 peaks and the open loop at half of them). Linux only
+//! (`/proc`).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -96,9 +98,13 @@ fn banner_value(lines: &[String], key: &str) -> Result<String> {
 
 pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
     let mut loadgen_args: Vec<String> = Vec::new();
+    let mut latency_only = false;
+    let mut separate_only = false;
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
+            "--latency-only" => latency_only = true,
+            "--separate-only" => separate_only = true,
             "--seconds" | "--warmup" | "--conns" | "--idle-conns" | "--rounds" => {
                 let value = it.next().with_context(|| format!("{arg} needs a value"))?;
                 loadgen_args.extend([arg.clone(), value.clone()]);
@@ -129,9 +135,15 @@ pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> Result<()> {
         // 1. Everything on the machine's shared cores.
+        if separate_only {
+            return separate(&kes_bin, &loadgen_bin, &dir, &loadgen_args);
+        }
         let servers = start_servers(&kes_bin, &loadgen_bin, &dir.join("shared"), None)?;
         let mut args = servers.args.clone();
         args.extend(loadgen_args.iter().cloned());
+        if latency_only {
+            args.push("--open-only".into());
+        }
         let status = with_nofile(&loadgen_bin, &args)
             .status()
             .context("failed to run the load generator")?;
@@ -140,30 +152,34 @@ pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
         }
         drop(servers);
 
-        // 2. The open loop again with the servers on a core of their own (one tokio worker,
-        //    CPU 1) and the generator on CPU 0, as when clients run on other machines.
-        if !taskset_works() {
-            eprintln!("==> taskset is not available: no run on separate cores");
-            return Ok(());
-        }
-        let servers = start_servers(&kes_bin, &loadgen_bin, &dir.join("isolated"), Some("1"))?;
-        let mut args = servers.args.clone();
-        args.extend(loadgen_args.iter().cloned());
-        args.push("--open-only".into());
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0"]).arg(&loadgen_bin).args(&args);
-        // One worker next to the pacer thread: two workers on one core wait for each other's
-        // time slices, and that wait would be charged to the servers' latency.
-        cmd.env("TOKIO_WORKER_THREADS", "1");
-        let status = cmd.status().context("failed to run the load generator")?;
-        if !status.success() {
-            bail!("load generator failed ({status})");
-        }
-        drop(servers);
-        Ok(())
+        separate(&kes_bin, &loadgen_bin, &dir, &loadgen_args)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The open loop again with the servers on a core of their own (one tokio worker, CPU 1)
+/// and the generator on CPU 0, as when clients run on other machines.
+fn separate(kes_bin: &Path, loadgen_bin: &Path, dir: &Path, loadgen_args: &[String]) -> Result<()> {
+    if !taskset_works() {
+        eprintln!("==> taskset is not available: no run on separate cores");
+        return Ok(());
+    }
+    let servers = start_servers(kes_bin, loadgen_bin, &dir.join("isolated"), Some("1"))?;
+    let mut args = servers.args.clone();
+    args.extend(loadgen_args.iter().cloned());
+    args.extend(["--open-only".into(), "--separate-cores".into()]);
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "0"]).arg(loadgen_bin).args(&args);
+    // One worker next to the pacer thread: two workers on one core wait for each other's
+    // time slices, and that wait would be charged to the servers' latency.
+    cmd.env("TOKIO_WORKER_THREADS", "1");
+    let status = cmd.status().context("failed to run the load generator")?;
+    if !status.success() {
+        bail!("load generator failed ({status})");
+    }
+    drop(servers);
+    Ok(())
 }
 
 /// A started kes-server and bare server, and the `loadgen run` arguments that describe them.

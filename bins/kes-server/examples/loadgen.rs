@@ -235,6 +235,27 @@ impl Conn {
 
 // ---- measurements ----------------------------------------------------------------------------
 
+/// The `p` quantile of sorted microsecond samples, in ms (NaN when there are none).
+fn pct_ms(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
+}
+
+/// The machine's stolen CPU time so far (`/proc/stat`, all CPUs), in ms; 0 where unknown.
+fn steal_ms() -> f64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?.to_owned();
+            line.split_whitespace().nth(8)?.parse::<u64>().ok()
+        })
+        // USER_HZ is 100 on Linux.
+        .map_or(0.0, |ticks| ticks as f64 * 10.0)
+}
+
 #[derive(Debug, Default, Clone)]
 struct Stats {
     requests: u64,
@@ -242,6 +263,8 @@ struct Stats {
     seconds: f64,
     /// CPU time the server process used during the measurement (user + system).
     server_cpu: f64,
+    /// CPU time this load generator used during the measurement (open loop only).
+    gen_cpu: f64,
     /// Latencies in microseconds, sorted.
     lat: Vec<u32>,
     /// Open loop only: the generator's release lag in microseconds, sorted — from a request's
@@ -249,36 +272,49 @@ struct Stats {
     /// or all connections busy). Part of the latency; shows how much of a tail is waiting on
     /// the generator's side.
     lag: Vec<u32>,
+    /// Open loop only: CPU time the hypervisor took from this VM's vCPUs during the
+    /// measurement (`steal` in `/proc/stat`, both CPUs, 10 ms ticks), in ms. A vCPU that is
+    /// descheduled by the host stops the server or the generator outright, and every request
+    /// scheduled in that time waits for it.
+    steal_ms: f64,
+    /// Open loop on a core of its own only: the stretches in which the generator's thread did
+    /// not run for more than [`FREEZE`] (its pacer polls the clock every few microseconds, so
+    /// a longer gap means the thread or its vCPU was stopped), their total in ms, and the
+    /// latencies of the requests that were not scheduled inside one, sorted.
+    freezes: usize,
+    freeze_ms: f64,
+    lat_unfrozen: Vec<u32>,
+    /// Open loop: (scheduled time, latency) per answered request, for `lat_unfrozen`.
+    samples: Vec<(Instant, u32)>,
 }
+
+/// A gap in the spinning pacer's clock reads that counts as the generator being frozen.
+const FREEZE: Duration = Duration::from_millis(1);
 
 impl Stats {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
 
-    /// Server CPU time per request, in microseconds.
     /// p99 of the release lag in ms, `–` for closed loops.
     fn lag_p99(&self) -> String {
         if self.lag.is_empty() {
             return "–".to_owned();
         }
-        let i = ((self.lag.len() as f64 - 1.0) * 0.99).round() as usize;
-        format!(
-            "{:.2}",
-            f64::from(self.lag[i.min(self.lag.len() - 1)]) / 1000.0
-        )
+        format!("{:.2}", self.lag_ms(0.99))
     }
 
+    fn lag_ms(&self, p: f64) -> f64 {
+        pct_ms(&self.lag, p)
+    }
+
+    /// Server CPU time per request, in microseconds.
     fn cpu_us(&self) -> f64 {
         self.server_cpu * 1e6 / self.requests.max(1) as f64
     }
 
     fn pct(&self, p: f64) -> f64 {
-        if self.lat.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.lat.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(self.lat[i.min(self.lat.len() - 1)]) / 1000.0
+        pct_ms(&self.lat, p)
     }
 
     /// The round with the median throughput (its latencies come with it).
@@ -305,6 +341,7 @@ impl Stats {
             all.errors += p.errors;
             all.lat.extend(p.lat);
             all.lag.extend(p.lag);
+            all.samples.extend(p.samples);
         }
         all.lat.sort_unstable();
         all.lag.sort_unstable();
@@ -396,11 +433,22 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
-/// Open loop: a pacer thread releases `rate` requests per second at exact times; `conns`
+/// Open loop: requests are released at `rate` per second at exact times and `conns`
 /// keep-alive connections take them in turn. A request's latency counts from its scheduled
 /// time, so when all connections are busy the wait is charged too (no coordinated
-/// omission). The pacer sleeps with the OS timer and releases what is due when it wakes, so
-/// a request may start up to ~0.1 ms after its time; that is included.
+/// omission).
+///
+/// The generator must stay well below its own capacity here, or its own queue is what gets
+/// measured, so the connections run on one thread with a single-threaded runtime (no work
+/// stealing, no wake-ups between worker threads). Who releases the requests:
+/// * on shared cores, a pacer thread that sleeps until the next request is due (at least
+///   [`PACER_TICK`]) and releases what is due when it wakes, so a request may start up to
+///   ~0.1 ms after its time; that is charged to the latency too;
+/// * with a core of its own (`spin`), a task on the runtime that looks at the clock between
+///   two polls of the sockets and never sleeps: no request waits for a thread to wake up,
+///   and a gap of more than [`FREEZE`] between two looks means the generator itself was not
+///   running (preempted, or its vCPU stopped). Those stretches are reported, and the latency
+///   is also given without the requests scheduled inside them.
 async fn open_loop(
     target: &Target,
     http: Http,
@@ -408,45 +456,128 @@ async fn open_loop(
     conns: usize,
     rate: f64,
     measure: Duration,
+    spin: bool,
 ) -> Stats {
-    let config = target.config(http, false);
+    let run = OpenLoop {
+        config: target.config(http, false),
+        addr: target.addr,
+        pid: target.pid,
+        req: req.clone(),
+        conns,
+        rate,
+        measure,
+        spin,
+    };
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(open_loop_local(run))
+    });
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Where the open loop's pacer runs.
+enum Pacer {
+    /// A task on the generator's runtime that polls the clock (`--separate-cores`).
+    Task(tokio::task::JoinHandle<Vec<(Instant, Instant)>>),
+    /// A thread that sleeps until the next request is due.
+    Thread(std::thread::JoinHandle<()>),
+}
+
+/// Shortest time the pacer sleeps: it wakes at most 10,000 times a second.
+const PACER_TICK: Duration = Duration::from_micros(100);
+
+/// One open-loop measurement, moved to the generator's own thread.
+struct OpenLoop {
+    config: Arc<ClientConfig>,
+    addr: SocketAddr,
+    /// The server's process, for its CPU time.
+    pid: u32,
+    req: Req,
+    conns: usize,
+    rate: f64,
+    measure: Duration,
+    /// Poll the clock instead of sleeping (the generator has a core of its own).
+    spin: bool,
+}
+
+async fn open_loop_local(run: OpenLoop) -> Stats {
+    let OpenLoop {
+        config,
+        addr,
+        pid,
+        req,
+        conns,
+        rate,
+        measure,
+        spin,
+    } = run;
     // Connect first (handshakes are not what this measures), then start the clock.
-    let mut connecting = Vec::new();
-    for _ in 0..conns {
-        let (config, addr) = (config.clone(), target.addr);
-        connecting.push(tokio::spawn(
-            async move { connect(addr, config).await.ok() },
-        ));
-    }
     let mut ready = Vec::new();
-    for c in connecting {
-        ready.push(c.await.unwrap());
+    for _ in 0..conns {
+        ready.push(connect(addr, config.clone()).await.ok());
     }
+    let steal_before = steal_ms();
     let start = Instant::now() + Duration::from_millis(100);
     let until = start + measure;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(start.into()).await;
+        let me = std::process::id();
+        let before = (cpu_seconds(pid), cpu_seconds(me));
+        tokio::time::sleep_until(until.into()).await;
+        (cpu_seconds(pid) - before.0, cpu_seconds(me) - before.1)
+    });
     let (tx, rx) = async_channel::unbounded::<Instant>();
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let pacer = std::thread::spawn(move || {
-        let mut k: u32 = 0;
-        loop {
-            let now = Instant::now();
-            let mut due = start + interval * k;
-            while due <= now {
-                if due >= until || tx.send_blocking(due).is_err() {
-                    return;
-                }
-                k += 1;
-                due = start + interval * k;
+    // Releases every request whose time has come; `None` once the schedule is done.
+    let mut k: u32 = 0;
+    let mut release = move |now: Instant| -> Option<Instant> {
+        let mut due = start + interval * k;
+        while due <= now {
+            if due >= until || tx.try_send(due).is_err() {
+                return None;
             }
-            if due >= until {
-                return;
-            }
-            std::thread::sleep(due - now);
+            k += 1;
+            due = start + interval * k;
         }
-    });
+        (due < until).then_some(due)
+    };
+    let pacer = if spin {
+        // A core of its own: poll instead of sleeping. `yield_now` lets the runtime poll its
+        // sockets (epoll with a zero timeout) between two looks at the clock, so no request
+        // waits for a thread to wake up.
+        Pacer::Task(tokio::spawn(async move {
+            let mut freezes = Vec::new();
+            let mut last = Instant::now();
+            loop {
+                let now = Instant::now();
+                if now - last > FREEZE {
+                    freezes.push((last, now));
+                }
+                last = now;
+                if release(now).is_none() {
+                    return freezes;
+                }
+                tokio::task::yield_now().await;
+            }
+        }))
+    } else {
+        Pacer::Thread(std::thread::spawn(move || {
+            while let Some(due) = release(Instant::now()) {
+                std::thread::sleep(
+                    due.saturating_duration_since(Instant::now())
+                        .max(PACER_TICK),
+                );
+            }
+        }))
+    };
     let mut tasks = Vec::new();
     for conn in ready {
-        let (config, req, addr, rx) = (config.clone(), req.clone(), target.addr, rx.clone());
+        let (config, req, rx) = (config.clone(), req.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut conn = conn;
@@ -462,9 +593,9 @@ async fn open_loop(
                 if ok {
                     stats.requests += 1;
                     let lat = Instant::now() - scheduled;
-                    stats
-                        .lat
-                        .push(u32::try_from(lat.as_micros()).unwrap_or(u32::MAX));
+                    let lat = u32::try_from(lat.as_micros()).unwrap_or(u32::MAX);
+                    stats.lat.push(lat);
+                    stats.samples.push((scheduled, lat));
                 } else {
                     stats.errors += 1;
                     conn = connect(addr, config.clone()).await.ok();
@@ -478,8 +609,32 @@ async fn open_loop(
     for t in tasks {
         parts.push(t.await.unwrap());
     }
-    pacer.join().unwrap();
-    Stats::merge(parts, measure.as_secs_f64())
+    let freezes = match pacer {
+        Pacer::Task(t) => t.await.unwrap(),
+        Pacer::Thread(t) => {
+            t.join().unwrap();
+            Vec::new()
+        }
+    };
+    let mut stats = Stats::merge(parts, measure.as_secs_f64());
+    stats.freezes = freezes.len();
+    stats.freeze_ms = freezes
+        .iter()
+        .fold(0.0, |ms, (a, b)| ms + (*b - *a).as_secs_f64() * 1e3);
+    let frozen = |t: Instant| {
+        // `freezes` is in time order.
+        let i = freezes.partition_point(|(_, end)| *end < t);
+        freezes.get(i).is_some_and(|(begin, _)| *begin <= t)
+    };
+    stats.lat_unfrozen = std::mem::take(&mut stats.samples)
+        .into_iter()
+        .filter(|(at, _)| !frozen(*at))
+        .map(|(_, lat)| lat)
+        .collect();
+    stats.lat_unfrozen.sort_unstable();
+    stats.steal_ms = steal_ms() - steal_before;
+    (stats.server_cpu, stats.gen_cpu) = cpu.await.unwrap();
+    stats
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -541,6 +696,8 @@ struct Opts {
     rounds: usize,
     /// Only the HTTP/1.1 peaks and the open loop at half of them (the run on separate cores).
     open_only: bool,
+    /// The servers run on a core of their own (`taskset`), the generator on another.
+    separate: bool,
 }
 
 impl Opts {
@@ -573,6 +730,7 @@ impl Opts {
             rounds: num("--rounds", 3).max(1) as usize,
             idle_conns: num("--idle-conns", 10_000) as usize,
             open_only: args.iter().any(|a| a == "--open-only"),
+            separate: args.iter().any(|a| a == "--separate-cores"),
         }
     }
 }
@@ -586,10 +744,11 @@ async fn open_rounds(
     bare_rate: f64,
     kes_rate: f64,
     label: &str,
-) -> [Stats; 3] {
+) -> (Stats, Stats, Stats, Vec<(&'static str, Stats)>) {
     let n = o.conns;
     let m = o.measure;
     let mut open: [Vec<Stats>; 3] = Default::default();
+    let mut all = Vec::new();
     for round in 0..o.rounds {
         step(&format!("{label}, round {}/{}", round + 1, o.rounds));
         for k in 0..3 {
@@ -598,10 +757,21 @@ async fn open_rounds(
                 1 => (1, &o.kes, generate, kes_rate),
                 _ => (2, &o.kes, decrypt, kes_rate),
             };
-            open[i].push(open_loop(target, Http::H1, req, n, rate, m).await);
+            let s = open_loop(target, Http::H1, req, n, rate, m, o.separate).await;
+            let name = ["bare server", "generate", "decrypt"][i];
+            step(&format!(
+                "  {name}: p99 {:.2} ms, generator lag p99 {:.2} ms, CPU use: server {:.0} %, generator {:.0} %",
+                s.pct(0.99),
+                s.lag_ms(0.99),
+                s.server_cpu * 100.0 / s.seconds,
+                s.gen_cpu * 100.0 / s.seconds,
+            ));
+            all.push((name, s.clone()));
+            open[i].push(s);
         }
     }
-    open.map(Stats::median_p99)
+    let [b, g, d] = open.map(Stats::median_p99);
+    (b, g, d, all)
 }
 
 /// Closed loops over HTTP/1.1 against the bare server and kes-server's generate (a fresh
@@ -631,19 +801,47 @@ async fn bare_vs_generate(
 }
 
 /// The run with the servers on a core of their own: HTTP/1.1 peaks (closed loop, rotating
-/// rounds, median), then the open loop at half of them, and a report of its own.
+/// The HTTP/1.1 peaks (closed loop, rotating rounds, median), then the open loop at half of
+/// them, and a report of its own; xtask's run with the servers on a core of their own, or
+/// (`--latency-only`) on the shared cores.
+///
+/// On their own core the servers also get real-time priority for the open loop when the
+/// system allows it (`chrt -f 1`, root or CAP_SYS_NICE): that reserves the core the way an
+/// isolated CPU would. Without it the VM's own kernel threads (DAMON's `kdamond` runs 4–6 ms
+/// bursts) and other processes preempt the servers, and those waits, not the servers, set
+/// the p99. The peaks are measured before, at normal priority.
 async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) {
-    let [pb, pg] = bare_vs_generate(o, (bare_req, generate), false, "separate cores: peaks").await;
-    let [b, g, d] = open_rounds(
+    let place = if o.separate {
+        "separate cores"
+    } else {
+        "shared cores"
+    };
+    let [pb, pg] =
+        bare_vs_generate(o, (bare_req, generate), false, &format!("{place}: peaks")).await;
+    let reserved = o.separate && [o.kes_pid, o.bare_pid].iter().all(|&pid| reserve_core(pid));
+    let (b, g, d, rounds) = open_rounds(
         o,
         (bare_req, generate, decrypt),
         pb.rps() / 2.0,
         pg.rps() / 2.0,
-        "separate cores: half of peak (open loop)",
+        &format!("{place}: half of peak (open loop)"),
     )
     .await;
     println!();
-    println!("Servers on CPU 1 with one tokio worker each, the generator on CPU 0 (`taskset`):");
+    if o.separate {
+        println!(
+            "Servers on CPU 1 with one tokio worker each{}, the generator on CPU 0 (`taskset`), \
+             polling instead of sleeping:",
+            if reserved {
+                " and real-time priority for the open loop (`chrt -f 1`)"
+            } else {
+                " (real-time priority not permitted: kernel threads and other processes may \
+                 preempt them)"
+            }
+        );
+    } else {
+        println!("Servers and generator on the machine's shared cores:");
+    }
     println!();
     println!(
         "| workload | requests/s | p50 (ms) | p99 (ms) | generator lag p99 (ms) | server CPU per request (µs) | server CPU use |"
@@ -668,17 +866,60 @@ async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) 
         ("decrypt at half generate's peak, open loop", &d),
     ] {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {} | – | – |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {:.0} % |",
             s.rps(),
             s.pct(0.5),
             s.pct(0.99),
-            s.lag_p99()
+            s.lag_p99(),
+            s.cpu_us(),
+            s.server_cpu * 100.0 / s.seconds
         );
     }
     println!();
+    print_rounds(&rounds);
+    println!();
     for (what, p99) in [("generate", g.pct(0.99)), ("decrypt", d.pct(0.99))] {
         let verdict = if p99 <= 2.0 { "PASS" } else { "MISS" };
-        println!("- {verdict} {what} p99 ≤ 2 ms at half of peak, servers on their own core");
+        println!("- {verdict} {what} p99 ≤ 2 ms at half of peak ({place}, median round)");
+    }
+}
+
+/// Gives every thread of `pid` real-time priority 1 (`chrt -a -f -p 1`); false where that is
+/// not permitted.
+fn reserve_core(pid: u32) -> bool {
+    let ok = std::process::Command::new("chrt")
+        .args(["-a", "-f", "-p", "1", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    step(&format!("real-time priority for process {pid}: {ok}"));
+    ok
+}
+
+/// Every open-loop round, in the order they ran.
+fn print_rounds(rounds: &[(&str, Stats)]) {
+    println!(
+        "| open-loop round | p99 (ms) | p99 without generator freezes (ms) | generator lag p99 (ms) | generator frozen (times, ms) | steal (ms) | server CPU use |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, s) in rounds {
+        let frozen = if s.lat_unfrozen.is_empty() {
+            ("–".to_owned(), "not measured".to_owned())
+        } else {
+            (
+                format!("{:.2}", pct_ms(&s.lat_unfrozen, 0.99)),
+                format!("{}, {:.1}", s.freezes, s.freeze_ms),
+            )
+        };
+        println!(
+            "| {name} | {:.2} | {} | {} | {} | {:.0} | {:.0} % |",
+            s.pct(0.99),
+            frozen.0,
+            s.lag_p99(),
+            frozen.1,
+            s.steal_ms,
+            s.server_cpu * 100.0 / s.seconds
+        );
     }
 }
 
@@ -776,7 +1017,7 @@ async fn run(o: Opts) {
     // Open loop at half of the peak, in rotating rounds like the comparisons above; the
     // round with the median p99 counts (one scheduling hiccup of the shared machine should
     // not decide, nor should the luckiest round).
-    let [half_bare, half_gen, half_dec] = open_rounds(
+    let (half_bare, half_gen, half_dec, open_all) = open_rounds(
         &o,
         (&bare_req, &generate, &decrypt),
         peak[&("HTTP/1.1", "bare")] / 2.0,
@@ -826,6 +1067,8 @@ async fn run(o: Opts) {
         );
     }
     println!();
+    print_rounds(&open_all);
+    println!();
     println!(
         "| ratio (kes-server / bare server) | requests/s | bare CPU / kes CPU per request | target |"
     );
@@ -859,8 +1102,14 @@ async fn run(o: Opts) {
     verdicts.push(("fresh handshakes ≥ 0.9× bare".into(), r >= 0.9));
     let p99 = get("generate at half its peak, HTTP/1.1").pct(0.99);
     let p99d = get("decrypt at half generate's peak, HTTP/1.1").pct(0.99);
-    verdicts.push(("generate p99 ≤ 2 ms at half of peak".into(), p99 <= 2.0));
-    verdicts.push(("decrypt p99 ≤ 2 ms at half of peak".into(), p99d <= 2.0));
+    verdicts.push((
+        "generate p99 ≤ 2 ms at half of peak (shared cores, median round)".into(),
+        p99 <= 2.0,
+    ));
+    verdicts.push((
+        "decrypt p99 ≤ 2 ms at half of peak (shared cores, median round)".into(),
+        p99d <= 2.0,
+    ));
     println!();
     println!("| memory and start-up | kes-server | bare server |");
     println!("|---|---:|---:|");
