@@ -15,8 +15,8 @@
 //! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
 //! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 3),
 //! `--conns N` (default 16), `--idle-conns N` (default 10000), `--latency-only` (in both
-//! placements only the HTTP/1.1 peaks and the open loop at half of them). Linux only
-//! (`/proc`).
+//! placements only the HTTP/1.1 peaks and the open loop at half of them), `--separate-only`
+//! (only the run on separate cores). Linux only (`/proc`).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -136,10 +136,10 @@ pub(crate) fn loadtest(rest: &[String]) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("kes-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> Result<()> {
-        // 1. Everything on the machine's shared cores.
         if separate_only {
             return separate(&kes_bin, &loadgen_bin, &dir, &loadgen_args);
         }
+        // 1. Everything on the machine's shared cores; 2. the servers on a core of their own.
         let servers = start_servers(&kes_bin, &loadgen_bin, &dir.join("shared"), None)?;
         let mut args = servers.args.clone();
         args.extend(loadgen_args.iter().cloned());
@@ -177,8 +177,8 @@ fn separate(kes_bin: &Path, loadgen_bin: &Path, dir: &Path, loadgen_args: &[Stri
     cmd.args(["-n", "-20", "taskset", "-c", "0"])
         .arg(loadgen_bin)
         .args(&args);
-    // One worker next to the pacer thread: two workers on one core wait for each other's
-    // time slices, and that wait would be charged to the servers' latency.
+    // One worker for the closed loops (two on one core would wait for each other's time
+    // slices); the open loop runs on a thread and runtime of its own.
     cmd.env("TOKIO_WORKER_THREADS", "1");
     let status = cmd.status().context("failed to run the load generator")?;
     if !status.success() {

@@ -11,8 +11,9 @@
 //!   keep-alive connections. Each comparison runs in alternating rounds (bare, generate,
 //!   decrypt, bare, …) and reports the median round, so contention from anything else on
 //!   the machine hits both servers alike. With `--open-only` it measures only the HTTP/1.1
-//!   peaks and the open loop at half of them (xtask's second run, with the servers and the
-//!   generator on separate cores).
+//!   peaks and the open loop at half of them; `--separate-cores` says the servers and the
+//!   generator have cores of their own (xtask's second run): the generator then polls, and
+//!   the servers get real-time priority for the open loop.
 //!
 //! Not a benchmark harness of its own: `cargo xtask loadtest` builds it in release mode,
 //! starts `kes-server --dev`, measures start-up time and idle memory, and runs this.
@@ -277,15 +278,44 @@ struct Stats {
     /// descheduled by the host stops the server or the generator outright, and every request
     /// scheduled in that time waits for it.
     steal_ms: f64,
-    /// Open loop on a core of its own only: the stretches in which the generator's thread did
-    /// not run for more than [`FREEZE`] (its pacer polls the clock every few microseconds, so
-    /// a longer gap means the thread or its vCPU was stopped), their total in ms, and the
-    /// latencies of the requests that were not scheduled inside one, sorted.
-    freezes: usize,
-    freeze_ms: f64,
-    lat_unfrozen: Vec<u32>,
-    /// Open loop: (scheduled time, latency) per answered request, for `lat_unfrozen`.
+    /// Open loop on a core of its own only (`None` elsewhere): the generator's freezes.
+    frozen: Option<Frozen>,
+    /// Open loop: (scheduled time, latency) per answered request, for [`Frozen`].
     samples: Vec<(Instant, u32)>,
+}
+
+/// The stretches in which the generator's thread did not run for more than [`FREEZE`] (its
+/// pacer polls the clock every few microseconds, so a longer gap means the thread or its vCPU
+/// was stopped).
+#[derive(Debug, Clone)]
+struct Frozen {
+    times: usize,
+    ms: f64,
+    /// Latencies of the requests that were not scheduled inside a freeze, sorted.
+    lat_outside: Vec<u32>,
+}
+
+impl Frozen {
+    /// Summarises `freezes` (in time order) over the answered requests in `samples`.
+    fn new(freezes: &[(Instant, Instant)], samples: Vec<(Instant, u32)>) -> Self {
+        let inside = |t: Instant| {
+            let i = freezes.partition_point(|(_, end)| *end < t);
+            freezes.get(i).is_some_and(|(begin, _)| *begin <= t)
+        };
+        let mut lat_outside: Vec<u32> = samples
+            .into_iter()
+            .filter(|(at, _)| !inside(*at))
+            .map(|(_, lat)| lat)
+            .collect();
+        lat_outside.sort_unstable();
+        Self {
+            times: freezes.len(),
+            ms: freezes
+                .iter()
+                .fold(0.0, |ms, (a, b)| ms + (*b - *a).as_secs_f64() * 1e3),
+            lat_outside,
+        }
+    }
 }
 
 /// A gap in the spinning pacer's clock reads that counts as the generator being frozen.
@@ -320,13 +350,6 @@ impl Stats {
     /// The round with the median throughput (its latencies come with it).
     fn median(mut rounds: Vec<Stats>) -> Stats {
         rounds.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
-        let mid = rounds.len() / 2;
-        rounds.swap_remove(mid)
-    }
-
-    /// The round with the median p99.
-    fn median_p99(mut rounds: Vec<Stats>) -> Stats {
-        rounds.sort_by(|a, b| a.pct(0.99).total_cmp(&b.pct(0.99)));
         let mid = rounds.len() / 2;
         rounds.swap_remove(mid)
     }
@@ -609,29 +632,15 @@ async fn open_loop_local(run: OpenLoop) -> Stats {
     for t in tasks {
         parts.push(t.await.unwrap());
     }
-    let freezes = match pacer {
-        Pacer::Task(t) => t.await.unwrap(),
+    let mut stats = Stats::merge(parts, measure.as_secs_f64());
+    let samples = std::mem::take(&mut stats.samples);
+    stats.frozen = match pacer {
+        Pacer::Task(t) => Some(Frozen::new(&t.await.unwrap(), samples)),
         Pacer::Thread(t) => {
             t.join().unwrap();
-            Vec::new()
+            None
         }
     };
-    let mut stats = Stats::merge(parts, measure.as_secs_f64());
-    stats.freezes = freezes.len();
-    stats.freeze_ms = freezes
-        .iter()
-        .fold(0.0, |ms, (a, b)| ms + (*b - *a).as_secs_f64() * 1e3);
-    let frozen = |t: Instant| {
-        // `freezes` is in time order.
-        let i = freezes.partition_point(|(_, end)| *end < t);
-        freezes.get(i).is_some_and(|(begin, _)| *begin <= t)
-    };
-    stats.lat_unfrozen = std::mem::take(&mut stats.samples)
-        .into_iter()
-        .filter(|(at, _)| !frozen(*at))
-        .map(|(_, lat)| lat)
-        .collect();
-    stats.lat_unfrozen.sort_unstable();
     stats.steal_ms = steal_ms() - steal_before;
     (stats.server_cpu, stats.gen_cpu) = cpu.await.unwrap();
     stats
@@ -747,8 +756,7 @@ async fn open_rounds(
 ) -> (Stats, Stats, Stats, Vec<(&'static str, Stats)>) {
     let n = o.conns;
     let m = o.measure;
-    let mut open: [Vec<Stats>; 3] = Default::default();
-    let mut all = Vec::new();
+    let mut all: Vec<(usize, Stats)> = Vec::new();
     for round in 0..o.rounds {
         step(&format!("{label}, round {}/{}", round + 1, o.rounds));
         for k in 0..3 {
@@ -758,20 +766,35 @@ async fn open_rounds(
                 _ => (2, &o.kes, decrypt, kes_rate),
             };
             let s = open_loop(target, Http::H1, req, n, rate, m, o.separate).await;
-            let name = ["bare server", "generate", "decrypt"][i];
             step(&format!(
-                "  {name}: p99 {:.2} ms, generator lag p99 {:.2} ms, CPU use: server {:.0} %, generator {:.0} %",
+                "  {}: p99 {:.2} ms, generator lag p99 {:.2} ms, CPU use: server {:.0} %, generator {:.0} %",
+                ["bare server", "generate", "decrypt"][i],
                 s.pct(0.99),
                 s.lag_ms(0.99),
                 s.server_cpu * 100.0 / s.seconds,
                 s.gen_cpu * 100.0 / s.seconds,
             ));
-            all.push((name, s.clone()));
-            open[i].push(s);
+            all.push((i, s));
         }
     }
-    let [b, g, d] = open.map(Stats::median_p99);
-    (b, g, d, all)
+    // Per workload the round with the median p99 (a copy for the summary; every round stays
+    // in the list).
+    let [b, g, d] = [0, 1, 2].map(|i| {
+        let mut mine: Vec<&Stats> = all
+            .iter()
+            .filter(|(w, _)| *w == i)
+            .map(|(_, s)| s)
+            .collect();
+        mine.sort_by(|a, b| a.pct(0.99).total_cmp(&b.pct(0.99)));
+        mine[mine.len() / 2].clone()
+    });
+    let names = ["bare server", "generate", "decrypt"];
+    (
+        b,
+        g,
+        d,
+        all.into_iter().map(|(i, s)| (names[i], s)).collect(),
+    )
 }
 
 /// Closed loops over HTTP/1.1 against the bare server and kes-server's generate (a fresh
@@ -800,7 +823,6 @@ async fn bare_vs_generate(
     rounds.map(Stats::median)
 }
 
-/// The run with the servers on a core of their own: HTTP/1.1 peaks (closed loop, rotating
 /// The HTTP/1.1 peaks (closed loop, rotating rounds, median), then the open loop at half of
 /// them, and a report of its own; xtask's run with the servers on a core of their own, or
 /// (`--latency-only`) on the shared cores.
@@ -903,13 +925,12 @@ fn print_rounds(rounds: &[(&str, Stats)]) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s) in rounds {
-        let frozen = if s.lat_unfrozen.is_empty() {
-            ("–".to_owned(), "not measured".to_owned())
-        } else {
-            (
-                format!("{:.2}", pct_ms(&s.lat_unfrozen, 0.99)),
-                format!("{}, {:.1}", s.freezes, s.freeze_ms),
-            )
+        let frozen = match &s.frozen {
+            None => ("–".to_owned(), "not measured".to_owned()),
+            Some(f) => (
+                format!("{:.2}", pct_ms(&f.lat_outside, 0.99)),
+                format!("{}, {:.1}", f.times, f.ms),
+            ),
         };
         println!(
             "| {name} | {:.2} | {} | {} | {} | {:.0} | {:.0} % |",
