@@ -690,39 +690,41 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
         // the [`StreamExecutor`] needs the route's deadline by then.
         let now = SystemTime::now();
         let start = Instant::now();
-        let route = self
-            .shared
-            .server
-            .route(req.method().as_str(), request_path(req.uri()));
+        let (parts, body) = req.into_parts();
+        let path = request_path(&parts.uri);
+        let route = self.shared.server.route(parts.method.as_str(), path);
         self.conn.request_started(route.timeout.map(|t| start + t));
         let in_flight = InFlight(self.conn.clone());
-        let this = self.clone();
+        // Everything but the body is converted here, so the boxed future (one allocation per
+        // request) holds only what it needs after the first await.
+        let mut request = kes_core::Request {
+            method: parts.method.as_str().to_owned(),
+            raw_path: path.to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    let value = match v.to_str() {
+                        Ok(text) => text.to_owned(),
+                        Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    };
+                    (n.as_str().to_owned(), value)
+                })
+                .collect(),
+            body: Vec::new(),
+        };
+        drop(parts);
+        let max_body = route.max_body;
+        let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
+        let shared = self.shared.clone();
         Box::pin(async move {
             // The deadline is enforced outside this future: on HTTP/1.1 by the connection
             // driver (which closes the connection), on HTTP/2 by the stream's task (which
             // resets the stream), so it also covers writing the response.
-            let (parts, body) = req.into_parts();
-            let body = read_body(body, route.max_body).await?;
-            let request = kes_core::Request {
-                method: parts.method.as_str().to_owned(),
-                raw_path: request_path(&parts.uri).to_owned(),
-                query: parts.uri.query().map(str::to_owned),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(n, v)| {
-                        let value = match v.to_str() {
-                            Ok(text) => text.to_owned(),
-                            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        };
-                        (n.as_str().to_owned(), value)
-                    })
-                    .collect(),
-                body,
-            };
-            let ctx = RequestContext::new(this.peer.clone(), Some(this.remote), now);
-            let response = this.shared.server.handle(ctx, request).await;
-            Ok(this.to_hyper(response, in_flight))
+            request.body = read_body(body, max_body).await?;
+            let response = shared.server.handle(ctx, request).await;
+            Ok(to_hyper(&shared, response, in_flight))
         })
     }
 }
@@ -735,49 +737,48 @@ fn request_path(uri: &http::Uri) -> &str {
     }
 }
 
-impl Service {
-    fn to_hyper(
-        &self,
-        response: kes_core::Response,
-        in_flight: InFlight,
-    ) -> hyper::Response<ResponseBody> {
-        let mut body = ResponseBody {
-            kind: Kind::Empty,
-            stop: None,
-            _in_flight: in_flight,
-        };
-        let mut empty = false;
-        match response.body {
-            Body::Empty => empty = true,
-            Body::Full(bytes) => {
-                body.kind = Kind::Full {
-                    bytes: Arc::new(bytes),
-                    pos: 0,
-                }
-            }
-            Body::Stream(stream) => {
-                let mut shutdown = self.shared.shutdown.clone();
-                body.kind = Kind::Stream(stream);
-                body.stop = Some(Box::pin(async move { stopped(&mut shutdown).await }));
+/// The hyper response for kes-core's `response`; `in_flight` ends with its body.
+fn to_hyper(
+    shared: &Listener,
+    response: kes_core::Response,
+    in_flight: InFlight,
+) -> hyper::Response<ResponseBody> {
+    let mut body = ResponseBody {
+        kind: Kind::Empty,
+        stop: None,
+        _in_flight: in_flight,
+    };
+    let mut empty = false;
+    match response.body {
+        Body::Empty => empty = true,
+        Body::Full(bytes) => {
+            body.kind = Kind::Full {
+                bytes: Arc::new(bytes),
+                pos: 0,
             }
         }
-        let mut out = hyper::Response::new(body);
-        *out.status_mut() = http::StatusCode::from_u16(response.status)
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = out.headers_mut();
-        for (name, value) in &response.headers {
-            if let Ok(value) = http::HeaderValue::from_str(value) {
-                headers.append(*name, value);
-            }
+        Body::Stream(stream) => {
+            let mut shutdown = shared.shutdown.clone();
+            body.kind = Kind::Stream(stream);
+            body.stop = Some(Box::pin(async move { stopped(&mut shutdown).await }));
         }
-        if empty {
-            headers.insert(
-                http::header::CONTENT_LENGTH,
-                http::HeaderValue::from_static("0"),
-            );
-        }
-        out
     }
+    let mut out = hyper::Response::new(body);
+    *out.status_mut() = http::StatusCode::from_u16(response.status)
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in &response.headers {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.append(*name, value);
+        }
+    }
+    if empty {
+        headers.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("0"),
+        );
+    }
+    out
 }
 
 /// Reads at most `max_body + 1` bytes: enough for kes-core to tell that a body is too large,

@@ -5,7 +5,9 @@
 //! authentication/authorisation → handler (name validation first, then work).
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kes_policy::{Decision, Identity};
@@ -79,111 +81,126 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-pub(crate) async fn handle(
+/// Answers one request with the configuration snapshot `state`.
+///
+/// A plain function returning an `async move` block rather than an `async fn`: an `async fn`
+/// moves its arguments into locals of its state machine, which then holds the request and
+/// its context twice (as captured arguments and as locals), and every request's future is
+/// boxed by the shell. `future_sizes` in the tests keeps it small.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold the request and context twice"
+)]
+pub(crate) fn handle(
     server: &Server,
-    state: &State,
+    state: Arc<State>,
     ctx: RequestContext,
     mut req: Request,
-) -> Response {
-    let body = Zeroizing::new(std::mem::take(&mut req.body));
-    let remote_ip = ctx.remote_addr.map(|a| a.ip());
+) -> impl Future<Output = Response> + Send + '_ {
+    async move {
+        let state = &*state;
+        let body = Zeroizing::new(std::mem::take(&mut req.body));
+        let remote_ip = ctx.remote_addr.map(|a| a.ip());
 
-    let resolution = router::resolve(&state.patterns, &req.raw_path, req.query.as_deref());
-    let (response, audit_path, identity, ip, message, elapsed) = match resolution {
-        Resolution::BadRequest => (
-            plain(400, "400 Bad Request"),
-            Cow::Borrowed(req.raw_path.as_str()),
-            None,
-            remote_ip,
-            None,
-            None,
-        ),
-        Resolution::NotFound => (
-            not_found(),
-            Cow::Owned(lossy_decoded(&req.raw_path)),
-            None,
-            remote_ip,
-            None,
-            None,
-        ),
-        Resolution::Redirect(location) => (
-            redirect(&req.method, location),
-            Cow::Owned(lossy_decoded(&req.raw_path)),
-            None,
-            remote_ip,
-            None,
-            None,
-        ),
-        Resolution::Route {
-            index,
-            path,
-            resource,
-        } => {
-            let Some(route) = state.routes.get(index) else {
-                return not_found();
-            };
-            let metered = route.metrics == RouteMetrics::Requests;
-            let _active = if metered {
-                server.shared.metrics.request_started();
-                ActiveGuard(Some(server))
-            } else {
-                ActiveGuard(None)
-            };
-            let mut call = Call {
-                server,
-                state,
-                ctx: &ctx,
-                req: &req,
-                route,
-                body: &body,
-                path: &path,
-                resource: &resource,
-                identity: None,
-                ip: remote_ip,
-                audit_message: None,
-            };
-            let response = serve(&mut call)
-                .await
-                .unwrap_or_else(|e| error_response(&e));
-            let elapsed = latency(server, ctx.now);
-            if metered {
-                server
-                    .shared
-                    .metrics
-                    .request_observed(response.status, elapsed);
+        let resolution = router::resolve(&state.patterns, &req.raw_path, req.query.as_deref());
+        let (response, audit_path, identity, ip, message, elapsed) = match resolution {
+            Resolution::BadRequest => (
+                plain(400, "400 Bad Request"),
+                Cow::Borrowed(req.raw_path.as_str()),
+                None,
+                remote_ip,
+                None,
+                None,
+            ),
+            Resolution::NotFound => (
+                not_found(),
+                Cow::Owned(lossy_decoded(&req.raw_path)),
+                None,
+                remote_ip,
+                None,
+                None,
+            ),
+            Resolution::Redirect(location) => (
+                redirect(&req.method, location),
+                Cow::Owned(lossy_decoded(&req.raw_path)),
+                None,
+                remote_ip,
+                None,
+                None,
+            ),
+            Resolution::Route {
+                index,
+                path,
+                resource,
+            } => {
+                let Some(route) = state.routes.get(index) else {
+                    return not_found();
+                };
+                let metered = route.metrics == RouteMetrics::Requests;
+                let _active = if metered {
+                    server.shared.metrics.request_started();
+                    ActiveGuard(Some(server))
+                } else {
+                    ActiveGuard(None)
+                };
+                let mut call = Call {
+                    server,
+                    state,
+                    ctx: &ctx,
+                    req: &req,
+                    route,
+                    body: &body,
+                    path: &path,
+                    resource: &resource,
+                    identity: None,
+                    ip: remote_ip,
+                    audit_message: None,
+                };
+                let response = serve(&mut call)
+                    .await
+                    .unwrap_or_else(|e| error_response(&e));
+                let elapsed = latency(server, ctx.now);
+                if metered {
+                    server
+                        .shared
+                        .metrics
+                        .request_observed(response.status, elapsed);
+                }
+                let Call {
+                    identity,
+                    ip,
+                    audit_message,
+                    ..
+                } = call;
+                // A borrowed identity is the peer's own; re-borrow it from the context so that
+                // the event does not hold on to the call.
+                let identity = match identity {
+                    None => None,
+                    Some(Cow::Borrowed(_)) => {
+                        ctx.peer.identity().map(|i| Cow::Borrowed(i.as_str()))
+                    }
+                    Some(Cow::Owned(i)) => Some(Cow::Owned(String::from(i))),
+                };
+                (response, path, identity, ip, audit_message, Some(elapsed))
             }
-            let Call {
-                identity,
-                ip,
-                audit_message,
-                ..
-            } = call;
-            // A borrowed identity is the peer's own; re-borrow it from the context so that
-            // the event does not hold on to the call.
-            let identity = match identity {
-                None => None,
-                Some(Cow::Borrowed(_)) => ctx.peer.identity().map(|i| Cow::Borrowed(i.as_str())),
-                Some(Cow::Owned(i)) => Some(Cow::Owned(String::from(i))),
-            };
-            (response, path, identity, ip, audit_message, Some(elapsed))
-        }
-    };
+        };
 
-    server.emit_audit(
-        state,
-        &AuditEvent {
-            time: ctx.now,
-            level: Level::INFO,
-            message: message.map_or(Cow::Borrowed("http request"), Cow::Owned),
-            method: Cow::Borrowed(&req.method),
-            path: audit_path,
-            ip,
-            identity,
-            status: response.status,
-            latency: elapsed.unwrap_or_else(|| latency(server, ctx.now)),
-        },
-    );
-    response
+        server.emit_audit(
+            state,
+            &AuditEvent {
+                time: ctx.now,
+                level: Level::INFO,
+                message: message.map_or(Cow::Borrowed("http request"), Cow::Owned),
+                method: Cow::Borrowed(&req.method),
+                path: audit_path,
+                ip,
+                identity,
+                status: response.status,
+                latency: elapsed.unwrap_or_else(|| latency(server, ctx.now)),
+            },
+        );
+        response
+    }
 }
 
 fn latency(server: &Server, start: SystemTime) -> Duration {

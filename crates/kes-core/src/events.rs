@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
@@ -273,7 +273,13 @@ fn write_request_attrs(
     push_value(s, path);
     if let Some(ip) = ip {
         // An IP address never needs quoting (digits, hex letters, `.` and `:`).
-        let _ = write!(s, " req.ip={ip}");
+        s.push_str(" req.ip=");
+        match ip {
+            IpAddr::V4(v4) => push_ipv4(s, v4),
+            IpAddr::V6(v6) => {
+                let _ = write!(s, "{v6}");
+            }
+        }
     }
     s.push_str(" req.identity=");
     push_value(
@@ -322,6 +328,21 @@ fn needs_quoting(v: &str) -> bool {
 
 /// Go `strconv.Quote` (close enough for log text: printable Unicode kept).
 fn go_quote(s: &mut String, v: &str) {
+    // Printable ASCII without `"` or `\` (e.g. `http request`) is quoted as is.
+    if v.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        s.reserve(v.len() + 2);
+        s.push('"');
+        s.push_str(v);
+        s.push('"');
+        return;
+    }
+    go_quote_chars(s, v);
+}
+
+/// [`go_quote`] character by character.
+fn go_quote_chars(s: &mut String, v: &str) {
     s.push('"');
     for c in v.chars() {
         match c {
@@ -407,6 +428,23 @@ pub(crate) fn push_rfc3339_millis(s: &mut String, t: SystemTime) {
     s.push(char::from(b'0' + (ms / 100 % 10) as u8));
     push_2(s, (ms % 100) as u8);
     s.push('Z');
+}
+
+/// Appends `ip` in dotted decimal, as its `Display` does, without the formatting machinery
+/// (one per audit line).
+fn push_ipv4(s: &mut String, ip: Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
+    }
 }
 
 /// Appends `v` (below 100) as two digits.
@@ -708,6 +746,23 @@ mod tests {
             let mut s = String::new();
             write_go_duration_nanos(&mut s, dur);
             proptest::prop_assert_eq!(s, reference_duration(dur));
+        }
+
+        #[test]
+        fn ipv4_writer_matches_display(octets in proptest::prelude::any::<[u8; 4]>()) {
+            let ip = Ipv4Addr::from(octets);
+            let mut s = String::new();
+            push_ipv4(&mut s, ip);
+            proptest::prop_assert_eq!(s, ip.to_string());
+        }
+
+        #[test]
+        fn quoting_fast_path_matches_the_general_one(v in "[ -~]{0,24}|[\\PC\\t\\n\\x01]{0,12}") {
+            let mut fast = String::new();
+            go_quote(&mut fast, &v);
+            let mut general = String::new();
+            go_quote_chars(&mut general, &v);
+            proptest::prop_assert_eq!(fast, general);
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -482,9 +483,15 @@ impl Server {
     }
 
     /// Answers one request. Every failure is an HTTP response; nothing panics.
-    pub async fn handle(&self, ctx: RequestContext, req: Request) -> Response {
-        let state = self.state.load_full();
-        api::handle(self, &state, ctx, req).await
+    ///
+    /// The future is the whole request's state (about 1 KiB, see `api::handle`); shells box
+    /// it once per request.
+    pub fn handle(
+        &self,
+        ctx: RequestContext,
+        req: Request,
+    ) -> impl Future<Output = Response> + Send + '_ {
+        api::handle(self, self.state.load_full(), ctx, req)
     }
 
     /// Periodic maintenance at `now`: key-cache sweeps that are due and, every 10 s, the
