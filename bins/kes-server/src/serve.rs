@@ -32,7 +32,6 @@ use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_util::task::AtomicWaker;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use kes_core::{Body, BodyStream, Level, Peer, RequestContext, Server};
@@ -715,17 +714,114 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
             body: Vec::new(),
         };
         drop(parts);
-        let max_body = route.max_body;
         let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
-        let shared = self.shared.clone();
-        Box::pin(async move {
-            // The deadline is enforced outside this future: on HTTP/1.1 by the connection
-            // driver (which closes the connection), on HTTP/2 by the stream's task (which
-            // resets the stream), so it also covers writing the response.
-            request.body = read_body(body, max_body).await?;
-            let response = shared.server.handle(ctx, request).await;
-            Ok(to_hyper(&shared, response, in_flight))
+        let server = self.shared.server.clone();
+        // The deadline is enforced outside this future: on HTTP/1.1 by the connection
+        // driver (which closes the connection), on HTTP/2 by the stream's task (which
+        // resets the stream), so it also covers writing the response.
+        Box::pin(Exchange {
+            stage: Stage::Reading {
+                body,
+                buf: Vec::new(),
+                limit: usize::try_from(route.max_body.saturating_add(1)).unwrap_or(usize::MAX),
+                handle: Some(move |body: Vec<u8>| {
+                    request.body = body;
+                    Server::handle_arc(server, ctx, request)
+                }),
+            },
+            shared: self.shared.clone(),
+            in_flight: Some(in_flight),
         })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One request as a two-stage future: read the body (at most `max_body + 1` bytes, enough
+    /// for kes-core to tell that it is too large without reading the rest), then kes-core's
+    /// answer. The stages share their storage, so the boxed future is about the size of
+    /// kes-core's own; an `async` block would also keep the request and its context, which
+    /// kes-core's future holds already.
+    struct Exchange<H, F> {
+        #[pin]
+        stage: Stage<H, F>,
+        shared: Arc<Listener>,
+        in_flight: Option<InFlight>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<H, F> {
+        Reading {
+            body: Incoming,
+            buf: Vec<u8>,
+            limit: usize,
+            handle: Option<H>,
+        },
+        Handling {
+            #[pin]
+            answer: F,
+        },
+        Done,
+    }
+}
+
+impl<H, F> Future for Exchange<H, F>
+where
+    H: FnOnce(Vec<u8>) -> F,
+    F: Future<Output = kes_core::Response>,
+{
+    type Output = Result<hyper::Response<ResponseBody>, Abort>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.stage.as_mut().project() {
+                StageProj::Reading {
+                    body,
+                    buf,
+                    limit,
+                    handle,
+                } => {
+                    while buf.len() < *limit {
+                        match Pin::new(&mut *body).poll_frame(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(None) => break,
+                            Poll::Ready(Some(Err(e))) => {
+                                this.stage.set(Stage::Done);
+                                return Poll::Ready(Err(Abort::Body(e)));
+                            }
+                            Poll::Ready(Some(Ok(frame))) => {
+                                if let Ok(data) = frame.into_data() {
+                                    let take = data.len().min(*limit - buf.len());
+                                    if buf.is_empty() {
+                                        buf.reserve_exact(take);
+                                    }
+                                    buf.extend_from_slice(data.get(..take).unwrap_or_default());
+                                }
+                            }
+                        }
+                    }
+                    let Some(handle) = handle.take() else {
+                        return Poll::Pending;
+                    };
+                    let answer = handle(std::mem::take(buf));
+                    this.stage.set(Stage::Handling { answer });
+                }
+                StageProj::Handling { answer } => {
+                    let Poll::Ready(response) = answer.poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    this.stage.set(Stage::Done);
+                    let Some(in_flight) = this.in_flight.take() else {
+                        return Poll::Pending;
+                    };
+                    return Poll::Ready(Ok(to_hyper(this.shared, response, in_flight)));
+                }
+                // Polled after completion: hyper never does.
+                StageProj::Done => return Poll::Pending,
+            }
+        }
     }
 }
 
@@ -779,29 +875,6 @@ fn to_hyper(
         );
     }
     out
-}
-
-/// Reads at most `max_body + 1` bytes: enough for kes-core to tell that a body is too large,
-/// without reading the rest of it.
-async fn read_body(mut body: Incoming, max_body: u64) -> Result<Vec<u8>, Abort> {
-    let limit = usize::try_from(max_body.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut buf = Vec::new();
-    if let Some(len) = body.size_hint().exact() {
-        buf.reserve(usize::try_from(len).unwrap_or(limit).min(limit));
-    }
-    while buf.len() < limit {
-        match body.frame().await {
-            None => break,
-            Some(Err(e)) => return Err(Abort::Body(e)),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    let take = data.len().min(limit - buf.len());
-                    buf.extend_from_slice(data.get(..take).unwrap_or_default());
-                }
-            }
-        }
-    }
-    Ok(buf)
 }
 
 pub(crate) enum Kind {

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::{Duration, SystemTime};
 
 use kes_policy::{Decision, Identity};
@@ -81,23 +81,24 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-/// Answers one request with the configuration snapshot `state`.
+/// Answers one request with the configuration snapshot current when it arrives.
 ///
 /// A plain function returning an `async move` block rather than an `async fn`: an `async fn`
 /// moves its arguments into locals of its state machine, which then holds the request and
-/// its context twice (as captured arguments and as locals), and every request's future is
-/// boxed by the shell. `future_sizes` in the tests keeps it small.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn would hold the request and context twice"
-)]
-pub(crate) fn handle(
-    server: &Server,
-    state: Arc<State>,
+/// its context twice (as captured arguments and as locals), and shells box every request's
+/// future. `server` is `&Server` or an owner such as `Arc<Server>` ([`Server::handle_arc`]).
+/// The test `request_future_stays_small` keeps the future at most 1 KiB.
+pub(crate) fn handle<S>(
+    server: S,
     ctx: RequestContext,
     mut req: Request,
-) -> impl Future<Output = Response> + Send + '_ {
+) -> impl Future<Output = Response> + Send
+where
+    S: Deref<Target = Server> + Send + Sync,
+{
+    let state = server.state.load_full();
     async move {
+        let server = &*server;
         let state = &*state;
         let body = Zeroizing::new(std::mem::take(&mut req.body));
         let remote_ip = ctx.remote_addr.map(|a| a.ip());

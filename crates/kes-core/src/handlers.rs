@@ -29,7 +29,9 @@ pub(crate) async fn dispatch(call: &mut Call<'_>) -> HandlerResult {
         Api::Metrics => Ok(metrics(call)),
         Api::ListApis => list_apis(call),
         Api::KeyCreate => key_create(call).await,
-        Api::KeyImport => key_import(call).await,
+        // Boxed: the largest handler state, on a rare route; the hot crypto routes then set
+        // the size of every request's future.
+        Api::KeyImport => Box::pin(key_import(call)).await,
         Api::KeyDescribe => key_describe(call).await,
         Api::KeyList => key_list(call).await,
         Api::KeyDelete => key_delete(call).await,

@@ -491,7 +491,18 @@ impl Server {
         ctx: RequestContext,
         req: Request,
     ) -> impl Future<Output = Response> + Send + '_ {
-        api::handle(self, self.state.load_full(), ctx, req)
+        api::handle(self, ctx, req)
+    }
+
+    /// [`Server::handle`] for a server behind an `Arc`: the future owns it, so a shell can box
+    /// or spawn it without a wrapper future of its own (which would hold the request and its
+    /// context a second time).
+    pub fn handle_arc(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        req: Request,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        api::handle(self, ctx, req)
     }
 
     /// Periodic maintenance at `now`: key-cache sweeps that are due and, every 10 s, the
