@@ -736,7 +736,7 @@ impl Opts {
             conns: num("--conns", 16) as usize,
             warmup: Duration::from_secs(num("--warmup", 1)),
             measure: Duration::from_secs(num("--seconds", 3)),
-            rounds: num("--rounds", 3).max(1) as usize,
+            rounds: num("--rounds", 5).max(1) as usize,
             idle_conns: num("--idle-conns", 10_000) as usize,
             open_only: args.iter().any(|a| a == "--open-only"),
             separate: args.iter().any(|a| a == "--separate-cores"),

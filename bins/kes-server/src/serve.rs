@@ -17,6 +17,7 @@
 //! Bodies are read only up to the route's limit plus one byte: kes-core then answers 400
 //! without the rest ever being read.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -833,6 +834,12 @@ fn request_path(uri: &http::Uri) -> &str {
     }
 }
 
+/// Whether `v` is what `HeaderValue::from_static` accepts (visible ASCII, space, tab), so
+/// that it cannot panic.
+fn is_header_text(v: &str) -> bool {
+    v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
 /// The hyper response for kes-core's `response`; `in_flight` ends with its body.
 fn to_hyper(
     shared: &Listener,
@@ -847,6 +854,7 @@ fn to_hyper(
     let mut empty = false;
     match response.body {
         Body::Empty => empty = true,
+        Body::Full(bytes) if bytes.len() <= FRAME_BYTES => body.kind = Kind::Small(Some(bytes)),
         Body::Full(bytes) => {
             body.kind = Kind::Full {
                 bytes: Arc::new(bytes),
@@ -863,10 +871,20 @@ fn to_hyper(
     *out.status_mut() = http::StatusCode::from_u16(response.status)
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
-    for (name, value) in &response.headers {
-        if let Ok(value) = http::HeaderValue::from_str(value) {
-            headers.append(*name, value);
-        }
+    for (name, value) in response.headers {
+        let value = match value {
+            // kes-core's fixed values (`application/json`, …) need no copy.
+            Cow::Borrowed(v) if is_header_text(v) => http::HeaderValue::from_static(v),
+            Cow::Borrowed(v) => match http::HeaderValue::from_str(v) {
+                Ok(v) => v,
+                Err(_) => continue,
+            },
+            Cow::Owned(v) => match http::HeaderValue::try_from(v) {
+                Ok(v) => v,
+                Err(_) => continue,
+            },
+        };
+        headers.append(name, value);
     }
     if empty {
         headers.insert(
@@ -879,7 +897,10 @@ fn to_hyper(
 
 pub(crate) enum Kind {
     Empty,
-    /// A complete body, handed out in frames of at most [`FRAME_BYTES`] from `pos` on.
+    /// A complete body of at most [`FRAME_BYTES`], handed out as one frame (`None` once it
+    /// is).
+    Small(Option<Zeroizing<Vec<u8>>>),
+    /// A larger complete body, handed out in frames of at most [`FRAME_BYTES`] from `pos` on.
     Full {
         bytes: Arc<Zeroizing<Vec<u8>>>,
         pos: usize,
@@ -912,6 +933,11 @@ impl HttpBody for ResponseBody {
         let this = &mut *self;
         match &mut this.kind {
             Kind::Empty => Poll::Ready(None),
+            Kind::Small(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .map(|bytes| Ok(Frame::data(Chunk::Whole { bytes, pos: 0 }))),
+            ),
             Kind::Full { bytes, pos } => {
                 let start = *pos;
                 if start >= bytes.len() {
@@ -945,6 +971,7 @@ impl HttpBody for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Empty => true,
+            Kind::Small(bytes) => bytes.is_none(),
             Kind::Full { bytes, pos } => *pos >= bytes.len(),
             Kind::Stream(_) => false,
         }
@@ -953,6 +980,9 @@ impl HttpBody for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
+            Kind::Small(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
             Kind::Full { bytes, pos } => {
                 SizeHint::with_exact(bytes.len().saturating_sub(*pos) as u64)
             }
@@ -964,6 +994,11 @@ impl HttpBody for ResponseBody {
 /// A chunk of response data. Full bodies (which may carry plaintext data keys) stay in their
 /// zeroizing buffer until hyper has copied them out; a chunk is the range `pos..end` of it.
 pub(crate) enum Chunk {
+    /// A whole small body (the usual case: no shared buffer to allocate).
+    Whole {
+        bytes: Zeroizing<Vec<u8>>,
+        pos: usize,
+    },
     Secret {
         bytes: Arc<Zeroizing<Vec<u8>>>,
         pos: usize,
@@ -975,6 +1010,7 @@ pub(crate) enum Chunk {
 impl Buf for Chunk {
     fn remaining(&self) -> usize {
         match self {
+            Chunk::Whole { bytes, pos } => bytes.len().saturating_sub(*pos),
             Chunk::Secret { pos, end, .. } => end.saturating_sub(*pos),
             Chunk::Plain(b) => b.remaining(),
         }
@@ -982,6 +1018,7 @@ impl Buf for Chunk {
 
     fn chunk(&self) -> &[u8] {
         match self {
+            Chunk::Whole { bytes, pos } => bytes.get(*pos..).unwrap_or_default(),
             Chunk::Secret { bytes, pos, end } => bytes.get(*pos..*end).unwrap_or_default(),
             Chunk::Plain(b) => b.chunk(),
         }
@@ -989,6 +1026,7 @@ impl Buf for Chunk {
 
     fn advance(&mut self, cnt: usize) {
         match self {
+            Chunk::Whole { bytes, pos } => *pos = pos.saturating_add(cnt).min(bytes.len()),
             Chunk::Secret { pos, end, .. } => *pos = pos.saturating_add(cnt).min(*end),
             Chunk::Plain(b) => b.advance(cnt.min(b.remaining())),
         }
@@ -998,6 +1036,17 @@ impl Buf for Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_text_is_what_from_static_accepts() {
+        for ok in ["application/json", "text/plain; charset=utf-8", "a\tb", ""] {
+            assert!(is_header_text(ok), "{ok:?}");
+            let _ = http::HeaderValue::from_str(ok).unwrap();
+        }
+        for bad in ["a\nb", "a\rb", "\u{7f}", "é", "\0"] {
+            assert!(!is_header_text(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn chunk_reads_and_advances() {
@@ -1012,6 +1061,14 @@ mod tests {
         c.advance(10);
         assert_eq!(c.remaining(), 0);
         assert_eq!(c.chunk(), b"");
+        let mut w = Chunk::Whole {
+            bytes: Zeroizing::new(b"hello".to_vec()),
+            pos: 0,
+        };
+        w.advance(3);
+        assert_eq!(w.chunk(), b"lo");
+        w.advance(9);
+        assert_eq!(w.remaining(), 0);
         let mut p = Chunk::Plain(Bytes::from_static(b"ab"));
         p.advance(1);
         assert_eq!(p.chunk(), b"b");
