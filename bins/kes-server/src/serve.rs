@@ -784,6 +784,13 @@ where
                     limit,
                     handle,
                 } => {
+                    if buf.capacity() == 0 {
+                        // One allocation of the announced size: growing the buffer would leave
+                        // copies of the body (key material on import) in freed memory.
+                        if let Some(len) = HttpBody::size_hint(&*body).exact() {
+                            buf.reserve_exact(usize::try_from(len).unwrap_or(*limit).min(*limit));
+                        }
+                    }
                     while buf.len() < *limit {
                         match Pin::new(&mut *body).poll_frame(cx) {
                             Poll::Pending => return Poll::Pending,
@@ -795,9 +802,6 @@ where
                             Poll::Ready(Some(Ok(frame))) => {
                                 if let Ok(data) = frame.into_data() {
                                     let take = data.len().min(*limit - buf.len());
-                                    if buf.is_empty() {
-                                        buf.reserve_exact(take);
-                                    }
                                     buf.extend_from_slice(data.get(..take).unwrap_or_default());
                                 }
                             }

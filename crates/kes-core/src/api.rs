@@ -81,7 +81,7 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-/// Answers one request with the configuration snapshot current when it arrives.
+/// Answers one request with the configuration snapshot current at the call.
 ///
 /// A plain function returning an `async move` block rather than an `async fn`: an `async fn`
 /// moves its arguments into locals of its state machine, which then holds the request and
