@@ -13,7 +13,7 @@
 //! `docs/benchmarks.md` by hand.
 //!
 //! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
-//! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 3),
+//! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 5),
 //! `--conns N` (default 16), `--idle-conns N` (default 10000), `--latency-only` (in both
 //! placements only the HTTP/1.1 peaks and the open loop at half of them), `--separate-only`
 //! (only the run on separate cores). Linux only (`/proc`).

@@ -280,7 +280,8 @@ struct Stats {
     steal_ms: f64,
     /// Open loop on a core of its own only (`None` elsewhere): the generator's freezes.
     frozen: Option<Frozen>,
-    /// Open loop: (scheduled time, latency) per answered request, for [`Frozen`].
+    /// Open loop with a polling pacer: (scheduled time, latency) per answered request, for
+    /// [`Frozen`].
     samples: Vec<(Instant, u32)>,
 }
 
@@ -618,7 +619,10 @@ async fn open_loop_local(run: OpenLoop) -> Stats {
                     let lat = Instant::now() - scheduled;
                     let lat = u32::try_from(lat.as_micros()).unwrap_or(u32::MAX);
                     stats.lat.push(lat);
-                    stats.samples.push((scheduled, lat));
+                    if spin {
+                        // Only a polling pacer measures freezes to match them against.
+                        stats.samples.push((scheduled, lat));
+                    }
                 } else {
                     stats.errors += 1;
                     conn = connect(addr, config.clone()).await.ok();
@@ -768,7 +772,7 @@ async fn open_rounds(
             let s = open_loop(target, Http::H1, req, n, rate, m, o.separate).await;
             step(&format!(
                 "  {}: p99 {:.2} ms, generator lag p99 {:.2} ms, CPU use: server {:.0} %, generator {:.0} %",
-                ["bare server", "generate", "decrypt"][i],
+                WORKLOADS[i],
                 s.pct(0.99),
                 s.lag_ms(0.99),
                 s.server_cpu * 100.0 / s.seconds,
@@ -788,14 +792,16 @@ async fn open_rounds(
         mine.sort_by(|a, b| a.pct(0.99).total_cmp(&b.pct(0.99)));
         mine[mine.len() / 2].clone()
     });
-    let names = ["bare server", "generate", "decrypt"];
     (
         b,
         g,
         d,
-        all.into_iter().map(|(i, s)| (names[i], s)).collect(),
+        all.into_iter().map(|(i, s)| (WORKLOADS[i], s)).collect(),
     )
 }
+
+/// The open-loop workloads, in the order of [`open_rounds`]'s index.
+const WORKLOADS: [&str; 3] = ["bare server", "generate", "decrypt"];
 
 /// Closed loops over HTTP/1.1 against the bare server and kes-server's generate (a fresh
 /// connection per request when `fresh`) in `o.rounds` rounds; the first workload alternates

@@ -714,7 +714,6 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
                 .collect(),
             body: Vec::new(),
         };
-        drop(parts);
         let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
         let server = self.shared.server.clone();
         // The deadline is enforced outside this future: on HTTP/1.1 by the connection
