@@ -698,20 +698,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
         // Everything but the body is converted here, so the boxed future (one allocation per
         // request) holds only what it needs after the first await.
         let mut request = kes_core::Request {
-            method: parts.method.as_str().to_owned(),
+            method: kes_core::method_name(parts.method.as_str()),
             raw_path: path.to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    let value = match v.to_str() {
-                        Ok(text) => text.to_owned(),
-                        Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    };
-                    (n.as_str().to_owned(), value)
-                })
-                .collect(),
+            headers: convert_headers(&parts.headers),
             body: Vec::new(),
         };
         let ctx = RequestContext::new(self.peer.clone(), Some(self.remote), now);
@@ -827,6 +817,23 @@ where
             }
         }
     }
+}
+
+/// The request's header fields for kes-core, in one buffer sized up front.
+fn convert_headers(headers: &http::HeaderMap) -> kes_core::Headers {
+    let bytes = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    let mut out = kes_core::Headers::with_capacity(headers.len(), bytes);
+    for (name, value) in headers {
+        match value.to_str() {
+            Ok(text) => out.push(name.as_str(), text),
+            // Bytes above 0x7f, which kes-core would not match anyway: a lossy copy.
+            Err(_) => out.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+        }
+    }
+    out
 }
 
 /// The request path as kes-core routes it (`/` for an empty one).

@@ -57,7 +57,7 @@ impl Call<'_> {
                 time: self.ctx.now,
                 level,
                 message: message.into(),
-                method: self.req.method.clone(),
+                method: self.req.method.to_string(),
                 path: self.path.to_owned(),
                 ip: self.ip,
                 identity: self.identity.as_deref().map(|i| i.as_str().to_owned()),

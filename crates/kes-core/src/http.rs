@@ -11,16 +11,19 @@ use kes_types::route::AuthMode;
 use zeroize::Zeroizing;
 
 /// An HTTP request as the shell received it.
+///
+/// Built once per request by the shell, so it allocates little: standard method names are
+/// static, and all header fields share one buffer ([`Headers`]).
 #[derive(Clone, Default)]
 pub struct Request {
-    /// The method, e.g. `GET`.
-    pub method: String,
+    /// The method, e.g. `GET` (see [`method_name`]).
+    pub method: Cow<'static, str>,
     /// The request path as sent, still percent-encoded, without the query.
     pub raw_path: String,
     /// The raw query string (without `?`); only used to build redirects.
     pub query: Option<String>,
     /// Header fields in arrival order; names in any case; a repeated header is repeated.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The body, read up to [`RouteInfo::max_body`] + 1 bytes. The core zeroizes it after use
     /// (it may hold plaintext or key material).
     pub body: Vec<u8>,
@@ -40,9 +43,9 @@ impl fmt::Debug for Request {
 
 impl Request {
     /// A request without headers, query or body.
-    pub fn new(method: impl Into<String>, raw_path: impl Into<String>) -> Self {
+    pub fn new(method: impl AsRef<str>, raw_path: impl Into<String>) -> Self {
         Self {
-            method: method.into(),
+            method: method_name(method.as_ref()),
             raw_path: raw_path.into(),
             ..Self::default()
         }
@@ -57,17 +60,88 @@ impl Request {
 
     /// Adds a header.
     #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+    pub fn with_header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 
     /// Every value of header `name` (case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
+        self.headers.get_all(name)
+    }
+}
+
+/// `method` as a static string when it is one of HTTP's standard methods (no allocation),
+/// otherwise an owned copy.
+pub fn method_name(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
+/// Header fields in arrival order, all in one text buffer: two allocations per request
+/// however many fields there are.
+#[derive(Clone, Default)]
+pub struct Headers {
+    text: String,
+    /// Per field: where its name ends and where its value ends in `text`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl Headers {
+    /// Room for `fields` fields whose names and values have `bytes` bytes in total.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Appends a field.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.text.push_str(name);
+        let name_end = self.text.len();
+        self.text.push_str(value);
+        self.ends.push((name_end, self.text.len()));
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// `true` when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Every field as `(name, value)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let name = self.text.get(start..name_end).unwrap_or_default();
+            let value = self.text.get(name_end..value_end).unwrap_or_default();
+            start = value_end;
+            (name, value)
+        })
+    }
+
+    /// Every value of field `name` (case-insensitive), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may carry credentials (a forwarded client certificate): names only.
+        f.debug_list().entries(self.iter().map(|(n, _)| n)).finish()
     }
 }
 
@@ -198,4 +272,48 @@ pub fn accepts<'a>(accept_values: impl IntoIterator<Item = &'a str>, content_typ
             _ => false,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_order_case_and_repeats() {
+        let mut h = Headers::with_capacity(3, 16);
+        assert!(h.is_empty());
+        h.push("Host", "kes:7373");
+        h.push("x-forwarded-for", "1.2.3.4");
+        h.push("", "");
+        h.push("X-Forwarded-For", "é, 5.6.7.8");
+        assert_eq!(h.len(), 4);
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("Host", "kes:7373"),
+                ("x-forwarded-for", "1.2.3.4"),
+                ("", ""),
+                ("X-Forwarded-For", "é, 5.6.7.8"),
+            ]
+        );
+        let xff: Vec<_> = h.get_all("X-FORWARDED-FOR").collect();
+        assert_eq!(xff, ["1.2.3.4", "é, 5.6.7.8"]);
+        assert_eq!(h.get_all("accept").count(), 0);
+        // Debug shows names only: a forwarded certificate is a credential.
+        let dbg = format!("{h:?}");
+        assert!(dbg.contains("Host") && !dbg.contains("kes:7373"), "{dbg}");
+    }
+
+    #[test]
+    fn standard_methods_are_static() {
+        for m in ["GET", "PUT", "POST", "DELETE", "HEAD"] {
+            assert!(matches!(method_name(m), Cow::Borrowed(s) if s == m));
+        }
+        assert!(matches!(method_name("get"), Cow::Owned(s) if s == "get"));
+        assert!(matches!(method_name("PROPFIND"), Cow::Owned(s) if s == "PROPFIND"));
+        let r = Request::new(String::from("PUT"), "/v1/key/create/k").with_header("a", "b");
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.header_values("A").collect::<Vec<_>>(), ["b"]);
+    }
 }

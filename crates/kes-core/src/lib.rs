@@ -28,7 +28,7 @@ pub use context::{Peer, RequestContext};
 pub use env::{Clock, ForwardedCertVerifier, StdSystemStats, SystemStats, VersionInfo};
 pub use error::Error;
 pub use events::{AuditEvent, ErrorEvent, EventSink, Level, NoopSink};
-pub use http::{Body, BodyStream, Request, Response, RouteInfo, accepts};
+pub use http::{Body, BodyStream, Headers, Request, Response, RouteInfo, accepts, method_name};
 pub use kes_keystore::CacheConfig;
 pub use kes_types::AuthMode;
 pub use server::{ApiOverride, PolicyOptions, ProxyOptions, Server, ServerEnv, ServerOptions};

@@ -126,13 +126,17 @@ fn fast_path<'a>(patterns: &[&str], raw: &'a str) -> Option<Resolution<'a>> {
     })
 }
 
-/// `true` if Go's `cleanPath` would leave `p` (rooted) unchanged.
+/// `true` if Go's `cleanPath` would leave `p` (rooted) unchanged: no empty segment but a
+/// trailing one, and no `.` or `..` segment. One pass over the segments.
 fn is_clean(p: &str) -> bool {
-    !(p.contains("//")
-        || p.contains("/./")
-        || p.contains("/../")
-        || p.ends_with("/.")
-        || p.ends_with("/.."))
+    let mut segments = p.split('/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == "." || segment == ".." {
+            return false;
+        }
+    }
+    true
 }
 
 /// Go `http.Redirect`'s post-processing of a local redirect target: split the query, clean
@@ -491,6 +495,15 @@ mod tests {
             ("/a/b/../", "/a/"),
         ] {
             assert_eq!(clean_path(input), want, "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path's test agrees with the full cleaning for every rooted path.
+        #[test]
+        fn is_clean_agrees_with_clean_path(rest in "[a./]{0,12}") {
+            let p = format!("/{rest}");
+            proptest::prop_assert_eq!(is_clean(&p), clean_path(&p) == p, "{}", p);
         }
     }
 

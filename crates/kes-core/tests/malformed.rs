@@ -411,7 +411,9 @@ fn arb_request() -> impl Strategy<Value = (Request, u8)> {
     let headers = proptest::collection::vec(("[a-zA-Z-]{1,20}", any::<String>()), 0..3);
     (method, prefix, suffix, body, headers, any::<u8>()).prop_map(|(m, p, s, b, hs, peer)| {
         let mut r = Request::new(m, format!("{p}{s}")).with_body(b);
-        r.headers = hs;
+        for (name, value) in &hs {
+            r.headers.push(name, value);
+        }
         (r, peer)
     })
 }

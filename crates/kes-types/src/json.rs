@@ -29,6 +29,7 @@
 //! merges the two objects field by field, here the second one replaces the
 //! first.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -167,6 +168,32 @@ pub(crate) fn ser_secret<S: Serializer>(secret: &SecretBytes, s: S) -> Result<S:
     s.serialize_str(&encode_base64(secret.expose_secret()))
 }
 
+/// A JSON object key, borrowed from the input unless it has escapes (serde's
+/// own `Cow<str>` always copies): no allocation per key in the common case.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// A `[]byte` value as Go decodes it: base64 string, `null`, or an array of
 /// numbers.
 struct GoBytes(Vec<u8>);
@@ -294,7 +321,7 @@ macro_rules! go_deserialize {
                         mut map: A,
                     ) -> Result<$ty, A::Error> {
                         let mut out = <$ty>::default();
-                        while let Some(key) = map.next_key::<::std::borrow::Cow<'de, str>>()? {
+                        while let Some($crate::json::Key(key)) = map.next_key()? {
                             $(
                                 if $crate::json::key_matches(&key, $json) {
                                     $dec(&mut out.$field, &mut map)?;
@@ -391,6 +418,9 @@ mod tests {
                 n: 3
             }
         );
+        // Escaped keys (decoded into an owned copy) match like plain ones.
+        let p: Probe = from_slice(br#"{"\u006eame":"a","d\u0041ta":"QQ==","\u212Aey":1}"#).unwrap();
+        assert_eq!((p.name.as_str(), p.data.as_slice()), ("a", &b"A"[..]));
         // Last duplicate wins, also across spellings.
         let p: Probe = from_slice(br#"{"name":"a","Name":"b"}"#).unwrap();
         assert_eq!(p.name, "b");
