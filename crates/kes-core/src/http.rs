@@ -83,50 +83,65 @@ pub fn method_name(method: &str) -> Cow<'static, str> {
     }
 }
 
-/// Header fields in arrival order, all in one text buffer: two allocations per request
-/// however many fields there are.
+/// Header fields in arrival order, all in one buffer: one allocation per request however
+/// many fields there are, and no bigger than a `Vec` inside the request's future.
+///
+/// Each field is stored as its name's and its value's lengths (`u32`, little-endian) followed
+/// by the name and the value.
 #[derive(Clone, Default)]
 pub struct Headers {
-    text: String,
-    /// Per field: where its name ends and where its value ends in `text`.
-    ends: Vec<(usize, usize)>,
+    buf: Vec<u8>,
 }
+
+/// Bytes of the two lengths in front of every field.
+const FIELD_PREFIX: usize = 8;
 
 impl Headers {
     /// Room for `fields` fields whose names and values have `bytes` bytes in total.
     pub fn with_capacity(fields: usize, bytes: usize) -> Self {
         Self {
-            text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(fields),
+            buf: Vec::with_capacity(fields.saturating_mul(FIELD_PREFIX).saturating_add(bytes)),
         }
     }
 
-    /// Appends a field.
+    /// Appends a field. A name or value longer than 4 GiB is dropped (no HTTP stack sends
+    /// one).
     pub fn push(&mut self, name: &str, value: &str) {
-        self.text.push_str(name);
-        let name_end = self.text.len();
-        self.text.push_str(value);
-        self.ends.push((name_end, self.text.len()));
+        let (Ok(n), Ok(v)) = (u32::try_from(name.len()), u32::try_from(value.len())) else {
+            return;
+        };
+        self.buf.extend_from_slice(&n.to_le_bytes());
+        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(value.as_bytes());
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.iter().count()
     }
 
     /// `true` when there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.buf.is_empty()
     }
 
     /// Every field as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let mut start = 0;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let name = self.text.get(start..name_end).unwrap_or_default();
-            let value = self.text.get(name_end..value_end).unwrap_or_default();
-            start = value_end;
-            (name, value)
+        let mut rest = self.buf.as_slice();
+        std::iter::from_fn(move || {
+            let (lengths, tail) = rest.split_first_chunk::<FIELD_PREFIX>()?;
+            let (n, v) = lengths.split_at(4);
+            let n = usize::try_from(u32::from_le_bytes(n.try_into().ok()?)).ok()?;
+            let v = usize::try_from(u32::from_le_bytes(v.try_into().ok()?)).ok()?;
+            let (name, tail) = tail.split_at_checked(n)?;
+            let (value, tail) = tail.split_at_checked(v)?;
+            rest = tail;
+            // Both were pushed as `&str`, so they are UTF-8.
+            Some((
+                std::str::from_utf8(name).unwrap_or_default(),
+                std::str::from_utf8(value).unwrap_or_default(),
+            ))
         })
     }
 

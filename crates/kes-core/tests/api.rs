@@ -1357,8 +1357,9 @@ fn http_accepts_vectors() {
 }
 
 /// Shells box this future once per request. It used to hold the request and its context
-/// twice (an `async fn` copies its arguments into its state) and was 1.5 KiB; keep it near
-/// 1 KiB, the size glibc's malloc still serves from its per-thread cache.
+/// twice (an `async fn` copies its arguments into its state) and was 1.5 KiB. glibc's malloc
+/// serves at most 1,032 bytes from its per-thread cache, and kes-server's box adds 16 bytes
+/// of its own (at 1,024 bytes here, its box was 1,048 and took malloc's slow path).
 #[test]
 fn request_future_stays_small() {
     let h = Harness::new();
@@ -1367,5 +1368,5 @@ fn request_future_stays_small() {
         .handle(h.ctx(None), Request::new("GET", "/version"));
     let size = std::mem::size_of_val(&fut);
     println!("Server::handle future: {size} bytes");
-    assert!(size <= 1024, "Server::handle's future grew to {size} bytes");
+    assert!(size <= 1008, "Server::handle's future grew to {size} bytes");
 }
