@@ -129,10 +129,10 @@ fn fast_path<'a>(patterns: &[&str], raw: &'a str) -> Option<Resolution<'a>> {
 /// `true` if Go's `cleanPath` would leave `p` (rooted) unchanged: no empty segment but a
 /// trailing one, and no `.` or `..` segment. One pass over the segments.
 fn is_clean(p: &str) -> bool {
-    let mut segments = p.split('/').skip(1).peekable();
+    let mut segments = p.as_bytes().split(|b| *b == b'/').skip(1).peekable();
     while let Some(segment) = segments.next() {
         let last = segments.peek().is_none();
-        if (segment.is_empty() && !last) || segment == "." || segment == ".." {
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
             return false;
         }
     }

@@ -61,7 +61,7 @@ pub fn encode_base64(bytes: &[u8]) -> String {
 /// field: `\r` and `\n` anywhere are skipped, padding is required, the
 /// URL-safe alphabet and unpadded input are rejected.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, Error> {
-    let decoded = if text.contains(['\r', '\n']) {
+    let decoded = if text.bytes().any(|b| b == b'\r' || b == b'\n') {
         let cleaned: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         GO_STD.decode(cleaned)
     } else {
@@ -84,7 +84,11 @@ pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>, Error> {
 /// `json.NewDecoder(r).Decode(&v)` does (see the module docs for the rules).
 /// An empty body is an error, as in Go.
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let text = String::from_utf8_lossy(body);
+    // Valid UTF-8 (the normal case) is checked by the fast validator and borrowed.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
+    };
     let mut de = serde_json::Deserializer::from_str(&text);
     Ok(T::deserialize(&mut de)?)
 }
