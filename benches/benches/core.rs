@@ -122,6 +122,10 @@ fn core(c: &mut Criterion) {
             });
         }
     }
+    // What a shell pays to learn a route's limits before reading the body.
+    g.bench_function("route", |b| {
+        b.iter(|| server.route(black_box("POST"), black_box("/v1/key/generate/minio-key")))
+    });
     g.finish();
 
     // The kes-crypto floor: the same operations on a parsed key, no server around them.
