@@ -825,6 +825,16 @@ async fn bare_vs_generate(
             };
             rounds[i].push(closed_loop(target, Http::H1, req, n, fresh, w, m).await);
         }
+        if let (Some(b), Some(g)) = (rounds[0].last(), rounds[1].last()) {
+            step(&format!(
+                "  bare {:.0}/s {:.1} µs, generate {:.0}/s {:.1} µs (ratio {:.2})",
+                b.rps(),
+                b.cpu_us(),
+                g.rps(),
+                g.cpu_us(),
+                g.rps() / b.rps().max(1.0),
+            ));
+        }
     }
     rounds.map(Stats::median)
 }
@@ -1024,6 +1034,23 @@ async fn run(o: Opts) {
                     1 => rounds[1].push(closed_loop(&o.kes, http, &generate, n, false, w, m).await),
                     _ => rounds[2].push(closed_loop(&o.kes, http, &decrypt, n, false, w, m).await),
                 }
+            }
+            // Each round's numbers, to tell the spread within a run from that between runs.
+            if let (Some(b), Some(g), Some(d)) =
+                (rounds[0].last(), rounds[1].last(), rounds[2].last())
+            {
+                step(&format!(
+                    "  bare {:.0}/s {:.1} µs, generate {:.0}/s {:.1} µs, decrypt {:.0}/s {:.1} µs \
+                     (ratios {:.2} / {:.2})",
+                    b.rps(),
+                    b.cpu_us(),
+                    g.rps(),
+                    g.cpu_us(),
+                    d.rps(),
+                    d.cpu_us(),
+                    g.rps() / b.rps().max(1.0),
+                    d.rps() / b.rps().max(1.0),
+                ));
             }
         }
         let [bare, gen_stats, dec] = rounds.map(Stats::median);
