@@ -87,7 +87,7 @@ impl Drop for ActiveGuard<'_> {
 /// moves its arguments into locals of its state machine, which then holds the request and
 /// its context twice (as captured arguments and as locals), and shells box every request's
 /// future. `server` is `&Server` or an owner such as `Arc<Server>` ([`Server::handle_arc`]).
-/// The test `request_future_stays_small` keeps the future at most 1 KiB.
+/// The test `request_future_stays_small` keeps the future at most 1,008 bytes.
 pub(crate) fn handle<S>(
     server: S,
     ctx: RequestContext,

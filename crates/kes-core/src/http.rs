@@ -130,10 +130,10 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         let mut rest = self.buf.as_slice();
         std::iter::from_fn(move || {
-            let (lengths, tail) = rest.split_first_chunk::<FIELD_PREFIX>()?;
-            let (n, v) = lengths.split_at(4);
-            let n = usize::try_from(u32::from_le_bytes(n.try_into().ok()?)).ok()?;
-            let v = usize::try_from(u32::from_le_bytes(v.try_into().ok()?)).ok()?;
+            let (n, tail) = rest.split_first_chunk::<4>()?;
+            let (v, tail) = tail.split_first_chunk::<4>()?;
+            let n = usize::try_from(u32::from_le_bytes(*n)).ok()?;
+            let v = usize::try_from(u32::from_le_bytes(*v)).ok()?;
             let (name, tail) = tail.split_at_checked(n)?;
             let (value, tail) = tail.split_at_checked(v)?;
             rest = tail;
