@@ -7,8 +7,9 @@
 //!   bytes with ring, fixed iv and nonce, no randomness, no allocation.
 //! * `floor/aes_gcm_seal_64KiB` (floor b): raw AES-256-GCM over 64 KiB with
 //!   a prepared key.
-//! * `floor/rng_fill_60`: one 60-byte fill from the OS CSPRNG, the
-//!   randomness a data key needs.
+//! * `floor/rng_fill_60`: one 60-byte fill from the OS CSPRNG
+//!   (`getrandom::fill`, as `kes_crypto::rng` draws), the randomness a data
+//!   key needs.
 //!
 //! Targets: generate <= 1.3 x (floor a seal + rng fill),
 //! decrypt <= 1.15 x floor a open. On a shared machine criterion's medians
@@ -23,7 +24,6 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kes_crypto::{KeyAlgorithm, KeyVersion, WrapKey};
-use ring::rand::{SecureRandom, SystemRandom};
 use ring::{aead, hmac};
 
 /// The associated data MinIO sends for an SSE-S3 object key.
@@ -115,11 +115,10 @@ fn floors(c: &mut Criterion) {
             buf
         })
     });
-    let rng = SystemRandom::new();
     g.bench_function("rng_fill_60", |b| {
         b.iter(|| {
             let mut buf = [0u8; 60];
-            rng.fill(&mut buf).unwrap();
+            getrandom::fill(&mut buf).unwrap();
             buf
         })
     });
@@ -168,7 +167,6 @@ fn paired(_: &mut Criterion) {
     let (key, iv, nonce) = ([3u8; 32], [4u8; 16], [5u8; 12]);
     let mut sealed = [6u8; 32];
     let tag = floor_seal(&key, &iv, nonce, &mut sealed);
-    let rng = SystemRandom::new();
     let best = fastest(
         ROUNDS,
         vec![
@@ -182,7 +180,7 @@ fn paired(_: &mut Criterion) {
             }),
             Box::new(|| {
                 let mut buf = [0u8; 60];
-                rng.fill(&mut buf).unwrap();
+                getrandom::fill(&mut buf).unwrap();
                 black_box(buf);
             }),
             Box::new(|| {

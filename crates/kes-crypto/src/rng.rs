@@ -1,14 +1,16 @@
 //! Randomness: straight from the operating system's CSPRNG, one call per
 //! operation.
 //!
-//! Every random byte this crate uses comes from `ring::rand::SystemRandom`
-//! (the `getrandom` system call on Linux). There is no user-space generator
+//! Every random byte this crate uses comes from the `getrandom` crate's
+//! [`getrandom::fill`]: on Linux the C library's `getrandom`, which is the
+//! system call, or the kernel's vDSO generator where the C library uses it
+//! (glibc 2.41 and later on Linux 6.11 and later), with the kernel's own fork
+//! and VM-fork handling either way. There is no user-space generator
 //! to seed, reseed or fork-protect. To keep the hot path cheap, an operation
 //! draws all the randomness it needs in **one** call: generating a data key
 //! fills 60 bytes (32-byte key, 16-byte iv, 12-byte nonce) at once and splits
 //! them with [`fill_parts`]. The reasoning is in `docs/randomness.md`.
 
-use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -22,7 +24,7 @@ const STACK_LEN: usize = 128;
 /// # Errors
 /// [`Error::Rng`] when the OS randomness source fails.
 pub fn fill(dest: &mut [u8]) -> Result<()> {
-    SystemRandom::new().fill(dest).map_err(|_| Error::Rng)
+    getrandom::fill(dest).map_err(|_| Error::Rng)
 }
 
 /// Fills several buffers with one OS CSPRNG call, as if they were one
