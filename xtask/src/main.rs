@@ -118,6 +118,20 @@ fn bench(rest: &[String]) -> Result<()> {
     run("cargo bench", cmd)
 }
 
+/// Committed directories (relative to the workspace root) whose files seed a fuzz target.
+fn fuzz_seeds(target: &str) -> &'static [&'static str] {
+    match target {
+        "config" => &["examples/configs", "crates/kes-core/tests/data/config"],
+        "pem" => &[
+            "crates/kes-policy/tests/data/certs",
+            "crates/kes-policy/tests/data/pem",
+            "crates/kes-policy/tests/data/generated",
+            "bins/kes-server/tests/data",
+        ],
+        _ => &[],
+    }
+}
+
 fn fuzz(rest: &[String]) -> Result<()> {
     let smoke = rest.iter().any(|a| a == "--smoke");
     let fuzz_dir = root().join("fuzz");
@@ -138,15 +152,21 @@ fn fuzz(rest: &[String]) -> Result<()> {
         if target.is_empty() {
             continue;
         }
+        // The working corpus (gitignored) first, where libFuzzer writes, then the committed
+        // files that make good seeds for this target.
+        let mut corpora = vec![fuzz_dir.join("corpus").join(target)];
+        corpora.extend(
+            fuzz_seeds(target)
+                .iter()
+                .map(|dir| root().join(dir))
+                .filter(|dir| dir.is_dir()),
+        );
+        std::fs::create_dir_all(&corpora[0])?;
         let mut cmd = Command::new("cargo");
-        cmd.current_dir(&fuzz_dir).args([
-            "+nightly",
-            "fuzz",
-            "run",
-            target,
-            "--",
-            &format!("-max_total_time={seconds}"),
-        ]);
+        cmd.current_dir(&fuzz_dir)
+            .args(["+nightly", "fuzz", "run", target])
+            .args(&corpora)
+            .args(["--", &format!("-max_total_time={seconds}")]);
         // Fall back to the stable toolchain with RUSTC_BOOTSTRAP when no nightly exists.
         if Command::new("rustup")
             .args(["run", "nightly", "rustc", "--version"])
@@ -157,13 +177,9 @@ fn fuzz(rest: &[String]) -> Result<()> {
             cmd = Command::new("cargo");
             cmd.current_dir(&fuzz_dir)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .args([
-                    "fuzz",
-                    "run",
-                    target,
-                    "--",
-                    &format!("-max_total_time={seconds}"),
-                ]);
+                .args(["fuzz", "run", target])
+                .args(&corpora)
+                .args(["--", &format!("-max_total_time={seconds}")]);
         }
         run(&format!("fuzz {target} ({seconds}s)"), cmd)?;
     }
