@@ -14,11 +14,17 @@ fuzz_target!(|data: &[u8]| {
             let again = ApiKey::parse(&canonical).expect("canonical text parses");
             assert_eq!(again, key);
             assert!(key.identity().is_sha256_hex());
-            assert_eq!(Identity::from(&key), key.private_key().identity().expect("Ed25519"));
+            assert_eq!(
+                Identity::from(&key),
+                key.private_key().identity().expect("Ed25519")
+            );
         }
         let _ = text.parse::<Identity>();
     }
     if let Ok(key) = ApiKey::from_ed25519_pkcs8(data) {
-        assert_eq!(ApiKey::from_ed25519_pkcs8(&key.private_key_pkcs8_der()).ok(), Some(key));
+        assert_eq!(
+            ApiKey::from_ed25519_pkcs8(&key.private_key_pkcs8_der()).ok(),
+            Some(key)
+        );
     }
 });

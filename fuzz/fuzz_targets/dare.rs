@@ -57,10 +57,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = dare::encrypted_size(n);
         let _ = dare::decrypted_size(n);
     }
-    if let [offset, length, sizes @ ..] = numbers.as_slice() {
-        if let Ok(plan) = RangePlan::new(sizes, *offset, *length) {
-            let total: u64 = plan.spans().iter().map(|s| s.encrypted_length()).sum();
-            assert_eq!(total, plan.encrypted_length());
-        }
+    if let [offset, length, sizes @ ..] = numbers.as_slice()
+        && let Ok(plan) = RangePlan::new(sizes, *offset, *length)
+    {
+        let total: u64 = plan.spans().iter().map(|s| s.encrypted_length()).sum();
+        assert_eq!(total, plan.encrypted_length());
     }
 });

@@ -10,12 +10,12 @@ use kes_crypto::keywrap::{self, WrapKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(version) = KeyVersion::parse(data) {
-        if version.hmac.is_some() {
-            let encoded = version.encode().expect("a parsed key version re-encodes");
-            let again = KeyVersion::parse(encoded.as_bytes()).expect("re-encoded value parses");
-            assert_eq!(again, version);
-        }
+    if let Ok(version) = KeyVersion::parse(data)
+        && version.hmac.is_some()
+    {
+        let encoded = version.encode().expect("a parsed key version re-encodes");
+        let again = KeyVersion::parse(encoded.as_bytes()).expect("re-encoded value parses");
+        assert_eq!(again, version);
     }
     let _ = keywrap::detect(data);
     let _ = keywrap::key_id_of(data);

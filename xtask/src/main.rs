@@ -82,6 +82,17 @@ fn ci() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run("cargo fmt --check", fmt)?;
+    // The fuzz targets live in their own workspace, which `cargo fmt --all` does not see.
+    // rustfmt checks them directly (the root `rustfmt.toml` applies), without resolving that
+    // workspace's dependencies.
+    let mut targets: Vec<PathBuf> = std::fs::read_dir(root().join("fuzz/fuzz_targets"))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    targets.retain(|p| p.extension().is_some_and(|e| e == "rs"));
+    targets.sort();
+    let mut fmt_fuzz = Command::new("rustfmt");
+    fmt_fuzz.current_dir(root()).arg("--check").args(&targets);
+    run("rustfmt --check fuzz/fuzz_targets", fmt_fuzz)?;
 
     let mut clippy = cargo();
     clippy.args([
