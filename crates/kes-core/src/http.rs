@@ -118,7 +118,7 @@ impl Headers {
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.fields().count()
     }
 
     /// `true` when there are no fields.
@@ -128,6 +128,20 @@ impl Headers {
 
     /// Every field as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        // Both were pushed as `&str`, so they are UTF-8.
+        self.fields().map(|(n, v)| (utf8(n), utf8(v)))
+    }
+
+    /// Every value of field `name` (case-insensitive), in order. Only the matching values are
+    /// turned back into text.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| utf8(v))
+    }
+
+    /// Every field's name and value bytes, in order.
+    fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         let mut rest = self.buf.as_slice();
         std::iter::from_fn(move || {
             let (n, tail) = rest.split_first_chunk::<4>()?;
@@ -137,26 +151,22 @@ impl Headers {
             let (name, tail) = tail.split_at_checked(n)?;
             let (value, tail) = tail.split_at_checked(v)?;
             rest = tail;
-            // Both were pushed as `&str`, so they are UTF-8.
-            Some((
-                std::str::from_utf8(name).unwrap_or_default(),
-                std::str::from_utf8(value).unwrap_or_default(),
-            ))
+            Some((name, value))
         })
     }
+}
 
-    /// Every value of field `name` (case-insensitive), in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
+/// Text that [`Headers::push`] stored from a `&str`.
+fn utf8(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values may carry credentials (a forwarded client certificate): names only.
-        f.debug_list().entries(self.iter().map(|(n, _)| n)).finish()
+        f.debug_list()
+            .entries(self.fields().map(|(n, _)| utf8(n)))
+            .finish()
     }
 }
 
