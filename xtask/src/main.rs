@@ -158,6 +158,11 @@ fn fuzz(rest: &[String]) -> Result<()> {
         );
     }
     let seconds = if smoke { "10" } else { "300" };
+    // Fall back to the stable toolchain with RUSTC_BOOTSTRAP when no nightly exists.
+    let nightly = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     for target in String::from_utf8_lossy(&list.stdout).lines() {
         let target = target.trim();
         if target.is_empty() {
@@ -174,24 +179,15 @@ fn fuzz(rest: &[String]) -> Result<()> {
         );
         std::fs::create_dir_all(&corpora[0])?;
         let mut cmd = Command::new("cargo");
-        cmd.current_dir(&fuzz_dir)
-            .args(["+nightly", "fuzz", "run", target])
+        cmd.current_dir(&fuzz_dir);
+        if nightly {
+            cmd.arg("+nightly");
+        } else {
+            cmd.env("RUSTC_BOOTSTRAP", "1");
+        }
+        cmd.args(["fuzz", "run", target])
             .args(&corpora)
             .args(["--", &format!("-max_total_time={seconds}")]);
-        // Fall back to the stable toolchain with RUSTC_BOOTSTRAP when no nightly exists.
-        if Command::new("rustup")
-            .args(["run", "nightly", "rustc", "--version"])
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            cmd = Command::new("cargo");
-            cmd.current_dir(&fuzz_dir)
-                .env("RUSTC_BOOTSTRAP", "1")
-                .args(["fuzz", "run", target])
-                .args(&corpora)
-                .args(["--", &format!("-max_total_time={seconds}")]);
-        }
         run(&format!("fuzz {target} ({seconds}s)"), cmd)?;
     }
     Ok(())
