@@ -825,16 +825,7 @@ async fn bare_vs_generate(
             };
             rounds[i].push(closed_loop(target, Http::H1, req, n, fresh, w, m).await);
         }
-        if let (Some(b), Some(g)) = (rounds[0].last(), rounds[1].last()) {
-            step(&format!(
-                "  bare {:.0}/s {:.1} µs, generate {:.0}/s {:.1} µs (ratio {:.2})",
-                b.rps(),
-                b.cpu_us(),
-                g.rps(),
-                g.cpu_us(),
-                g.rps() / b.rps().max(1.0),
-            ));
-        }
+        round_line(&rounds, &["generate"]);
     }
     rounds.map(Stats::median)
 }
@@ -964,6 +955,25 @@ fn step(what: &str) {
     eprintln!("loadgen: {what}");
 }
 
+/// Prints the latest round of a comparison, to tell the spread within a run from that between
+/// runs: `rounds[0]` is the bare server, `rounds[1..]` the workloads named in `names`.
+fn round_line(rounds: &[Vec<Stats>], names: &[&str]) {
+    let Some(bare) = rounds.first().and_then(|r| r.last()) else {
+        return;
+    };
+    let mut line = format!("  bare {:.0}/s {:.1} µs", bare.rps(), bare.cpu_us());
+    let mut ratios = Vec::new();
+    for (name, workload) in names.iter().zip(&rounds[1..]) {
+        let Some(s) = workload.last() else {
+            return;
+        };
+        line.push_str(&format!(", {name} {:.0}/s {:.1} µs", s.rps(), s.cpu_us()));
+        ratios.push(format!("{:.2}", s.rps() / bare.rps().max(1.0)));
+    }
+    let label = if ratios.len() == 1 { "ratio" } else { "ratios" };
+    step(&format!("{line} ({label} {})", ratios.join(" / ")));
+}
+
 async fn run(o: Opts) {
     let admin = Target::config(&o.kes, Http::H1, false);
     let mut c = connect(o.kes.addr, admin).await.unwrap();
@@ -1035,23 +1045,7 @@ async fn run(o: Opts) {
                     _ => rounds[2].push(closed_loop(&o.kes, http, &decrypt, n, false, w, m).await),
                 }
             }
-            // Each round's numbers, to tell the spread within a run from that between runs.
-            if let (Some(b), Some(g), Some(d)) =
-                (rounds[0].last(), rounds[1].last(), rounds[2].last())
-            {
-                step(&format!(
-                    "  bare {:.0}/s {:.1} µs, generate {:.0}/s {:.1} µs, decrypt {:.0}/s {:.1} µs \
-                     (ratios {:.2} / {:.2})",
-                    b.rps(),
-                    b.cpu_us(),
-                    g.rps(),
-                    g.cpu_us(),
-                    d.rps(),
-                    d.cpu_us(),
-                    g.rps() / b.rps().max(1.0),
-                    d.rps() / b.rps().max(1.0),
-                ));
-            }
+            round_line(&rounds, &["generate", "decrypt"]);
         }
         let [bare, gen_stats, dec] = rounds.map(Stats::median);
         peak.insert((tag, "bare"), bare.rps());
