@@ -21,13 +21,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ring::{aead, hmac};
+use ring::aead;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ciphertext::{self, IV_LEN, NONCE_LEN};
 use crate::error::{Error, Result};
-use crate::rng;
+use crate::{mac, rng};
 
 /// Length of every KES secret key and HMAC key, in bytes.
 pub const KEY_LEN: usize = 32;
@@ -194,16 +194,21 @@ pub enum EmbeddedAlgorithm {
 #[derive(Clone)]
 pub struct SecretKey {
     algorithm: KeyAlgorithm,
-    bytes: Zeroizing<[u8; KEY_LEN]>,
+    /// The key bytes and their preparation for HMAC-SHA-256 sub-key derivation (AES-256).
+    key: mac::Prepared,
 }
 
 impl SecretKey {
     /// Wraps 32 key bytes. The array is moved into zeroizing storage; the
     /// caller should zeroize any copy of its own.
     pub fn new(algorithm: KeyAlgorithm, bytes: [u8; KEY_LEN]) -> Self {
+        Self::from_zeroizing(algorithm, Zeroizing::new(bytes))
+    }
+
+    fn from_zeroizing(algorithm: KeyAlgorithm, bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
         Self {
             algorithm,
-            bytes: Zeroizing::new(bytes),
+            key: mac::Prepared::new(bytes),
         }
     }
 
@@ -217,10 +222,7 @@ impl SecretKey {
             return Err(Error::InvalidKey("a secret key must be 32 bytes"));
         }
         key.copy_from_slice(bytes);
-        Ok(Self {
-            algorithm,
-            bytes: key,
-        })
+        Ok(Self::from_zeroizing(algorithm, key))
     }
 
     /// Generates a random key (one call to the OS CSPRNG).
@@ -230,7 +232,7 @@ impl SecretKey {
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rng::fill(bytes.as_mut_slice())?;
-        Ok(Self { algorithm, bytes })
+        Ok(Self::from_zeroizing(algorithm, bytes))
     }
 
     /// The key's algorithm.
@@ -240,7 +242,7 @@ impl SecretKey {
 
     /// The raw key bytes. The only way key material leaves this type.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        &self.bytes
+        self.key.key()
     }
 
     /// Encrypts `plaintext` bound to `associated_data`, with a fresh random
@@ -276,7 +278,7 @@ impl SecretKey {
             .ok_or(TOO_LONG)?;
         let mut out = Vec::with_capacity(len);
         out.extend_from_slice(plaintext);
-        let aead_key = aead_key(self.algorithm, &self.bytes, iv)?;
+        let aead_key = aead_key(self.algorithm, self, iv)?;
         match aead_key.seal_in_place_separate_tag(
             aead::Nonce::assume_unique_for_key(*nonce),
             aead::Aad::from(associated_data),
@@ -330,8 +332,7 @@ impl SecretKey {
         let (body, tag) = sealed.split_at(body_len);
         let tag = aead::Tag::try_from(tag).map_err(|_| Error::NotAuthentic)?;
         let mut out = Zeroizing::new(body.to_vec());
-        let aead_key =
-            aead_key(algorithm, &self.bytes, &parsed.iv).map_err(|_| Error::NotAuthentic)?;
+        let aead_key = aead_key(algorithm, self, &parsed.iv).map_err(|_| Error::NotAuthentic)?;
         aead_key
             .open_in_place_separate_tag(
                 aead::Nonce::assume_unique_for_key(parsed.nonce),
@@ -376,21 +377,21 @@ const TOO_LONG: Error = Error::Malformed {
 #[inline(always)]
 fn aead_key(
     algorithm: KeyAlgorithm,
-    key: &[u8; KEY_LEN],
+    key: &SecretKey,
     iv: &[u8; IV_LEN],
 ) -> Result<aead::LessSafeKey> {
     // Both algorithms take exactly 32-byte keys, so `UnboundKey::new` does
-    // not fail. The sub-key goes straight into ring's key: ring's `hmac::Tag`
-    // cannot be wiped (it is a stack value), and the HChaCha20 output is
-    // wiped right after use.
+    // not fail. Both sub-keys are wiped right after ring has built its key
+    // from them. `algorithm` may differ from the key's own (a legacy
+    // ciphertext's embedded algorithm); the prepared HMAC key serves either.
     let unbound = match algorithm {
         KeyAlgorithm::Aes256 => {
-            let sub_key = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), iv);
-            aead::UnboundKey::new(&aead::AES_256_GCM, sub_key.as_ref())
+            let sub_key = key.key.sign(&[iv]);
+            aead::UnboundKey::new(&aead::AES_256_GCM, sub_key.as_slice())
         }
         KeyAlgorithm::ChaCha20 => {
             let mut sub_key =
-                chacha20::hchacha::<chacha20::cipher::consts::U10>(key.into(), iv.into());
+                chacha20::hchacha::<chacha20::cipher::consts::U10>(key.key.key().into(), iv.into());
             let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, sub_key.as_slice());
             sub_key.as_mut_slice().zeroize();
             unbound
@@ -404,7 +405,7 @@ fn aead_key(
 impl PartialEq for SecretKey {
     /// Constant time in the key bytes.
     fn eq(&self, other: &Self) -> bool {
-        let same_bytes: bool = self.bytes.ct_eq(other.bytes.as_ref()).into();
+        let same_bytes: bool = self.key.key().ct_eq(other.key.key()).into();
         same_bytes & (self.algorithm == other.algorithm)
     }
 }
@@ -424,14 +425,19 @@ impl fmt::Debug for SecretKey {
 /// Zeroized on drop, redacted `Debug`, not `Serialize`, constant-time `Eq`.
 #[derive(Clone)]
 pub struct HmacKey {
-    bytes: Zeroizing<[u8; KEY_LEN]>,
+    /// The key bytes and their preparation for signing.
+    key: mac::Prepared,
 }
 
 impl HmacKey {
     /// Wraps 32 key bytes.
     pub fn new(bytes: [u8; KEY_LEN]) -> Self {
+        Self::from_zeroizing(Zeroizing::new(bytes))
+    }
+
+    fn from_zeroizing(bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
         Self {
-            bytes: Zeroizing::new(bytes),
+            key: mac::Prepared::new(bytes),
         }
     }
 
@@ -445,7 +451,7 @@ impl HmacKey {
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(bytes);
-        Ok(Self { bytes: key })
+        Ok(Self::from_zeroizing(key))
     }
 
     /// Generates a random key (one call to the OS CSPRNG).
@@ -455,30 +461,24 @@ impl HmacKey {
     pub fn generate() -> Result<Self> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rng::fill(bytes.as_mut_slice())?;
-        Ok(Self { bytes })
+        Ok(Self::from_zeroizing(bytes))
     }
 
     /// The raw key bytes. The only way key material leaves this type.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        &self.bytes
+        self.key.key()
     }
 
     /// `HMAC-SHA256(key, message)`.
     pub fn sign(&self, message: &[u8]) -> [u8; 32] {
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, self.bytes.as_slice()),
-            message,
-        );
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        *self.key.sign(&[message])
     }
 }
 
 impl PartialEq for HmacKey {
     /// Constant time.
     fn eq(&self, other: &Self) -> bool {
-        self.bytes.ct_eq(other.bytes.as_ref()).into()
+        self.key.key().ct_eq(other.key.key()).into()
     }
 }
 

@@ -27,11 +27,10 @@ use std::fmt;
 use aes_gcm_siv::aead::{AeadInPlace, KeyInit};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag};
 use base64::Engine as _;
-use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::rng;
+use crate::{mac, rng};
 
 /// First byte of a binary v1 wrapped value.
 pub const VERSION_V1: u8 = 0xC1;
@@ -118,7 +117,7 @@ impl WrapKey {
     /// Derives the wrapping key and key id from 32 bytes of key material.
     pub fn new(key: [u8; 32]) -> Self {
         let key = Zeroizing::new(key);
-        Self::derive(key.as_slice())
+        Self::derive(&key)
     }
 
     /// [`new`](Self::new) from a slice.
@@ -129,14 +128,14 @@ impl WrapKey {
         if key.len() != 32 {
             return Err(Error::InvalidKey("a wrap key must be 32 bytes"));
         }
-        Ok(Self::derive(key))
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(key);
+        Ok(Self::derive(&bytes))
     }
 
-    fn derive(key: &[u8]) -> Self {
-        let prf = hmac::Key::new(hmac::HMAC_SHA256, key);
-        let mut enc = Zeroizing::new([0u8; 32]);
-        enc.copy_from_slice(hmac::sign(&prf, ENC_LABEL).as_ref());
-        let id_tag = hmac::sign(&prf, ID_LABEL);
+    fn derive(key: &[u8; 32]) -> Self {
+        let enc = mac::sign(key, &[ENC_LABEL]);
+        let id_tag = mac::sign(key, &[ID_LABEL]);
         let mut id = [0u8; KEY_ID_LEN];
         for (dst, src) in id.iter_mut().zip(id_tag.as_ref()) {
             *dst = *src;

@@ -4,6 +4,7 @@ pub mod ciphertext;
 pub mod error;
 pub mod key;
 pub mod keywrap;
+mod mac;
 pub mod rng;
 pub mod sse;
 pub mod version;

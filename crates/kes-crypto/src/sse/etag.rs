@@ -11,22 +11,17 @@
 //! - the `internal/etag` package ([`ETag`]): ETags of 32 bytes or more count
 //!   as encrypted.
 
-use ring::hmac;
 use zeroize::Zeroizing;
 
 use super::dare::{self, CipherSuite, DecryptOptions, KEY_SIZE, NONCE_SIZE};
-use crate::{Error, Result};
+use crate::{Error, Result, mac};
 
 /// The HMAC message that derives the ETag key from the object key.
 pub const ETAG_KEY_CONTEXT: &[u8] = b"SSE-etag";
 
 /// `HMAC-SHA256(object_key, "SSE-etag")`: the DARE key of sealed ETags.
 pub fn etag_key(object_key: &[u8; KEY_SIZE]) -> Zeroizing<[u8; KEY_SIZE]> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, object_key);
-    let tag = hmac::sign(&key, ETAG_KEY_CONTEXT);
-    let mut out = Zeroizing::new([0u8; KEY_SIZE]);
-    out.copy_from_slice(tag.as_ref());
-    out
+    mac::sign(object_key, &[ETAG_KEY_CONTEXT])
 }
 
 /// Whether a stored (raw) ETag looks sealed: longer than 16 bytes

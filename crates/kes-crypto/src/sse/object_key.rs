@@ -16,12 +16,13 @@
 
 use std::fmt;
 
-use ring::{digest, hmac};
+use ring::digest;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::{keywrap, rng};
+use crate::{keywrap, mac, rng};
 
 use super::SseType;
 use super::dare::{self, CipherSuite, DecryptOptions};
@@ -294,16 +295,8 @@ pub fn go_path_clean(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut ctx = hmac::Context::with_key(&key);
-    for part in parts {
-        ctx.update(part);
-    }
-    let tag = ctx.sign();
-    let mut out = [0u8; 32];
-    out.copy_from_slice(tag.as_ref());
-    out
+fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
+    mac::sign(key, parts)
 }
 
 /// Derives MinIO's KEK:
@@ -317,7 +310,7 @@ pub fn derive_kek(
     object: &str,
 ) -> Kek {
     let path = go_path_join(bucket, object);
-    Kek::from_bytes(hmac_sha256(
+    Kek(hmac_sha256(
         ek.expose_secret(),
         &[
             iv,
@@ -339,7 +332,7 @@ pub fn derive_kek_v2(
     object: &str,
 ) -> Kek {
     let path = go_path_join(bucket, object);
-    Kek::from_bytes(hmac_sha256(
+    Kek(hmac_sha256(
         ek.expose_secret(),
         &[
             KEYWRAP_V2_KEK_LABEL,
@@ -354,12 +347,13 @@ pub fn derive_kek_v2(
 
 /// The unseal key of the legacy `DARE-SHA256` algorithm: `SHA-256(EK ‖ IV)`.
 pub fn derive_legacy_unseal_key(ek: &ExternalKey, iv: &[u8; IV_LEN]) -> Kek {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(ek.expose_secret());
-    ctx.update(iv);
-    let d = ctx.finish();
+    // sha2's state is wiped on drop (ring's digest context is not).
     let mut out = Zeroizing::new([0u8; 32]);
-    out.copy_from_slice(d.as_ref());
+    let digest: &mut [u8; 32] = &mut out;
+    Sha256::new()
+        .chain_update(ek.expose_secret())
+        .chain_update(iv)
+        .finalize_into(digest.into());
     Kek(out)
 }
 
@@ -542,7 +536,7 @@ impl ObjectKey {
     /// MinIO's object-key generation from caller-supplied randomness:
     /// `HMAC-SHA256(EK, "object-encryption-key generation" ‖ random)`.
     pub fn generate_with(ek: &ExternalKey, random: &[u8; 32]) -> Self {
-        Self::from_bytes(hmac_sha256(
+        Self(hmac_sha256(
             ek.expose_secret(),
             &[OBJECT_KEY_GENERATION, random],
         ))
@@ -551,7 +545,7 @@ impl ObjectKey {
     /// The key of multipart part `part_number` (1-based as in the S3
     /// request; MinIO does not check the range): `HMAC-SHA256(OEK, LE32(part))`.
     pub fn derive_part_key(&self, part_number: u32) -> PartKey {
-        PartKey::from_bytes(hmac_sha256(
+        PartKey(hmac_sha256(
             self.expose_secret(),
             &[&part_number.to_le_bytes()],
         ))

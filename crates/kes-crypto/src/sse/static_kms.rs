@@ -21,11 +21,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ring::hmac;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::key::{EmbeddedAlgorithm, KeyAlgorithm, SecretKey};
+use crate::mac;
 
 use super::context::Context;
 use super::dare::{self, DecryptOptions};
@@ -155,13 +155,7 @@ impl StaticKey {
     /// `HMAC-SHA256(secret, message)`. (KES uses a separate HMAC key per
     /// key, so the values differ after `kes key import`.)
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, self.key.as_bytes()),
-            message,
-        );
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        *mac::sign(self.key.as_bytes(), &[message])
     }
 }
 
@@ -213,13 +207,7 @@ impl LegacyMasterKey {
 
     /// The per-DEK key: `HMAC-SHA256(master, key_id ‖ context_json)`.
     fn derive(&self, key_id: &str, context_json: &[u8]) -> Zeroizing<[u8; 32]> {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.key.as_slice());
-        let mut ctx = hmac::Context::with_key(&key);
-        ctx.update(key_id.as_bytes());
-        ctx.update(context_json);
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
+        mac::sign(&self.key, &[key_id.as_bytes(), context_json])
     }
 
     /// Decrypts a DEK sealed by the old master-key KMS for `key_id` (the
