@@ -36,10 +36,20 @@
 //!
 //! Defaults ([`CacheConfig::default`]): `any` = 5 m, `unused` = 30 s, `offline` = 0
 //! (disabled) — the documented defaults, not upstream's buggy effective ones (spec §9, §14.5).
+//!
+//! # No lock on a hit
+//! The entries live in a concurrent map with lock-free reads (`papaya`): a hit hashes the
+//! name, sets the entry's `used` flag (an atomic, written only when it was clear) and clones
+//! the `Arc`, without taking a lock, so requests on different threads never wait for each
+//! other or for a sweep. Everything that changes the entries (a fetch's insert, a delete, the
+//! sweeps) and the schedule state runs under one mutex, which keeps a fetch from re-inserting a
+//! value that a delete removed meanwhile. A removed value is freed (and zeroized, for key
+//! versions) once no reader that could still see it is running.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -90,11 +100,11 @@ type Flight<V> = Arc<OnceCell<Result<Arc<V>>>>;
 
 struct Entry<V> {
     value: Arc<V>,
-    used: bool,
+    used: AtomicBool,
 }
 
-struct State<V> {
-    entries: HashMap<String, Entry<V>>,
+/// What changes the entries, and the schedule. Held by writers and maintenance, never by a hit.
+struct State {
     /// Bumped by every delete; a fetch only inserts if no delete happened meanwhile.
     epoch: u64,
     offline_since: Option<Instant>,
@@ -108,18 +118,19 @@ pub struct KeyCache<V> {
     store: Arc<dyn KeyStore>,
     parse: Box<Parser<V>>,
     config: CacheConfig,
-    state: Mutex<State<V>>,
+    /// Read without a lock; changed only under `state`.
+    entries: papaya::HashMap<String, Entry<V>>,
+    state: Mutex<State>,
     flights: Mutex<HashMap<String, Flight<V>>>,
 }
 
 impl<V> std::fmt::Debug for KeyCache<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = lock(&self.state);
         f.debug_struct("KeyCache")
             .field("store", &self.store.describe())
             .field("config", &self.config)
-            .field("entries", &state.entries.len())
-            .field("offline", &state.offline_since.is_some())
+            .field("entries", &self.entries.len())
+            .field("offline", &lock(&self.state).offline_since.is_some())
             .finish()
     }
 }
@@ -145,7 +156,6 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
         F: Fn(&str, &[u8]) -> Result<V> + Send + Sync + 'static,
     {
         let state = State {
-            entries: HashMap::new(),
             epoch: 0,
             offline_since: None,
             next_any: after(now, config.any),
@@ -156,6 +166,7 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
             store,
             parse: Box::new(parse),
             config,
+            entries: papaya::HashMap::new(),
             state: Mutex::new(state),
             flights: Mutex::new(HashMap::new()),
         }
@@ -178,7 +189,7 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
 
     /// Number of cached entries.
     pub fn len(&self) -> usize {
-        self.lock_state().entries.len()
+        self.entries.len()
     }
 
     /// `true` when nothing is cached.
@@ -188,10 +199,10 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
 
     /// `true` if `name` is cached (does not mark it used).
     pub fn contains(&self, name: &str) -> bool {
-        self.lock_state().entries.contains_key(name)
+        self.entries.pin().contains_key(name)
     }
 
-    fn lock_state(&self) -> MutexGuard<'_, State<V>> {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
@@ -212,10 +223,14 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
         result
     }
 
+    /// A hit: no lock (see the module docs).
     fn lookup(&self, name: &str) -> Option<Arc<V>> {
-        let mut state = self.lock_state();
-        let entry = state.entries.get_mut(name)?;
-        entry.used = true;
+        let entries = self.entries.pin();
+        let entry = entries.get(name)?;
+        // Write the flag only when it changes: most hits then only read the entry's line.
+        if !entry.used.load(Ordering::Relaxed) {
+            entry.used.store(true, Ordering::Relaxed);
+        }
         Some(entry.value.clone())
     }
 
@@ -231,16 +246,17 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
             let epoch = self.lock_state().epoch;
             let raw = self.store.get(name).await?;
             let value = Arc::new((self.parse)(name, &raw)?);
-            let mut state = self.lock_state();
+            let state = self.lock_state();
             if state.epoch == epoch {
-                state.entries.insert(
+                self.entries.pin().insert(
                     name.to_owned(),
                     Entry {
                         value: value.clone(),
-                        used: true,
+                        used: AtomicBool::new(true),
                     },
                 );
             }
+            drop(state);
             Ok(value)
         })
     }
@@ -254,7 +270,7 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
     pub async fn delete(&self, name: &str) -> Result<()> {
         self.store.delete(name).await?;
         let mut state = self.lock_state();
-        state.entries.remove(name);
+        self.entries.pin().remove(name);
         state.epoch = state.epoch.wrapping_add(1);
         drop(state);
         lock(&self.flights).remove(name);
@@ -316,7 +332,7 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
             if now >= at {
                 state.next_any = after(now, config.any);
                 if !holding_offline {
-                    state.entries.clear();
+                    self.entries.pin().clear();
                 }
             }
         }
@@ -324,9 +340,10 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
             if now >= at {
                 state.next_unused = after(now, unused_interval(config.unused));
                 if !holding_offline {
-                    state
-                        .entries
-                        .retain(|_, entry| std::mem::take(&mut entry.used));
+                    // Keeps the entries used since the last sweep and clears their flag.
+                    self.entries
+                        .pin()
+                        .retain(|_, entry| entry.used.swap(false, Ordering::Relaxed));
                 }
             }
         }
@@ -336,7 +353,7 @@ impl<V: Send + Sync + 'static> KeyCache<V> {
                     .checked_add(config.offline)
                     .is_some_and(|end| now >= end)
                 {
-                    state.entries.clear();
+                    self.entries.pin().clear();
                     state.offline_since = Some(now);
                 }
             }
@@ -491,6 +508,55 @@ mod tests {
         ));
         assert!(!cache.contains("bad"));
         assert_eq!(cache.list("", "", 0).await.unwrap().names, ["bad", "k"]);
+    }
+
+    /// A hit takes no lock: it completes while another thread holds the cache's mutex (as a
+    /// sweep, a delete or a fetch's insert does), and it still marks the entry used.
+    #[tokio::test]
+    async fn hits_do_not_wait_for_the_cache_lock() {
+        let (store, cache, now) = setup(CacheConfig::default());
+        cache.create("k", b"v").await.unwrap();
+        cache.get("k").await.unwrap();
+        let cache = Arc::new(cache);
+        let held = cache.lock_state();
+        let reader = {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                let value = cache.lookup("k").map(|v| (*v).clone());
+                let flag = cache
+                    .entries
+                    .pin()
+                    .get("k")
+                    .map(|e| e.used.load(Ordering::Relaxed));
+                (value, flag)
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !reader.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a cache hit waited for the cache's lock"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(held);
+        assert_eq!(reader.join().unwrap(), (Some("v".to_owned()), Some(true)));
+        assert_eq!(
+            store.gets.load(Ordering::SeqCst),
+            1,
+            "the hit did not go to the store"
+        );
+        // The flag the hit set keeps the entry through the next unused sweep.
+        cache
+            .entries
+            .pin()
+            .get("k")
+            .unwrap()
+            .used
+            .store(false, Ordering::Relaxed);
+        cache.lookup("k").unwrap();
+        cache.sweep(now + secs(15));
+        assert!(cache.contains("k"));
     }
 
     #[tokio::test]
