@@ -11,7 +11,9 @@
 //!
 //! Every key this crate signs with is 32 bytes, so preparing one never fails: the key is
 //! padded to SHA-256's 64-byte block in a zeroizing buffer, which is how HMAC treats any key
-//! shorter than a block.
+//! shorter than a block. `hmac`'s own setup still XORs that block with the pads in a stack
+//! temporary it does not wipe (as ring's did); with prepared keys that happens once per key
+//! instead of once per message.
 
 use hmac::digest::FixedOutput as _;
 use hmac::{Hmac, KeyInit, Mac};
