@@ -195,7 +195,7 @@ pub enum EmbeddedAlgorithm {
 pub struct SecretKey {
     algorithm: KeyAlgorithm,
     /// The key bytes and their preparation for HMAC-SHA-256 sub-key derivation (AES-256).
-    key: mac::Prepared,
+    material: mac::Prepared,
 }
 
 impl SecretKey {
@@ -208,7 +208,7 @@ impl SecretKey {
     fn from_zeroizing(algorithm: KeyAlgorithm, bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
         Self {
             algorithm,
-            key: mac::Prepared::new(bytes),
+            material: mac::Prepared::new(bytes),
         }
     }
 
@@ -242,7 +242,7 @@ impl SecretKey {
 
     /// The raw key bytes. The only way key material leaves this type.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        self.key.key()
+        self.material.key()
     }
 
     /// Encrypts `plaintext` bound to `associated_data`, with a fresh random
@@ -386,12 +386,14 @@ fn aead_key(
     // ciphertext's embedded algorithm); the prepared HMAC key serves either.
     let unbound = match algorithm {
         KeyAlgorithm::Aes256 => {
-            let sub_key = key.key.sign(&[iv]);
+            let sub_key = key.material.sign(&[iv]);
             aead::UnboundKey::new(&aead::AES_256_GCM, sub_key.as_slice())
         }
         KeyAlgorithm::ChaCha20 => {
-            let mut sub_key =
-                chacha20::hchacha::<chacha20::cipher::consts::U10>(key.key.key().into(), iv.into());
+            let mut sub_key = chacha20::hchacha::<chacha20::cipher::consts::U10>(
+                key.material.key().into(),
+                iv.into(),
+            );
             let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, sub_key.as_slice());
             sub_key.as_mut_slice().zeroize();
             unbound
@@ -405,7 +407,7 @@ fn aead_key(
 impl PartialEq for SecretKey {
     /// Constant time in the key bytes.
     fn eq(&self, other: &Self) -> bool {
-        let same_bytes: bool = self.key.key().ct_eq(other.key.key()).into();
+        let same_bytes: bool = self.material.key().ct_eq(other.material.key()).into();
         same_bytes & (self.algorithm == other.algorithm)
     }
 }
@@ -426,7 +428,7 @@ impl fmt::Debug for SecretKey {
 #[derive(Clone)]
 pub struct HmacKey {
     /// The key bytes and their preparation for signing.
-    key: mac::Prepared,
+    material: mac::Prepared,
 }
 
 impl HmacKey {
@@ -437,7 +439,7 @@ impl HmacKey {
 
     fn from_zeroizing(bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
         Self {
-            key: mac::Prepared::new(bytes),
+            material: mac::Prepared::new(bytes),
         }
     }
 
@@ -466,19 +468,19 @@ impl HmacKey {
 
     /// The raw key bytes. The only way key material leaves this type.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        self.key.key()
+        self.material.key()
     }
 
     /// `HMAC-SHA256(key, message)`.
     pub fn sign(&self, message: &[u8]) -> [u8; 32] {
-        *self.key.sign(&[message])
+        *self.material.sign(&[message])
     }
 }
 
 impl PartialEq for HmacKey {
     /// Constant time.
     fn eq(&self, other: &Self) -> bool {
-        self.key.key().ct_eq(other.key.key()).into()
+        self.material.key().ct_eq(other.material.key()).into()
     }
 }
 
