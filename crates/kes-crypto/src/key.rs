@@ -245,6 +245,11 @@ impl SecretKey {
         self.material.key()
     }
 
+    /// The key prepared for HMAC-SHA-256 (MinIO's static-key MAC signs with it too).
+    pub(crate) fn prf(&self) -> &mac::Prepared {
+        &self.material
+    }
+
     /// Encrypts `plaintext` bound to `associated_data`, with a fresh random
     /// iv and nonce (28 bytes from one OS CSPRNG call), in the current
     /// binary layout `sealed ‖ iv ‖ nonce` (`plaintext.len() + 44` bytes).
@@ -386,7 +391,7 @@ fn aead_key(
     // ciphertext's embedded algorithm); the prepared HMAC key serves either.
     let unbound = match algorithm {
         KeyAlgorithm::Aes256 => {
-            let sub_key = key.material.sign(&[iv]);
+            let sub_key = key.prf().sign(&[iv]);
             aead::UnboundKey::new(&aead::AES_256_GCM, sub_key.as_slice())
         }
         KeyAlgorithm::ChaCha20 => {

@@ -116,8 +116,7 @@ pub struct WrapKey {
 impl WrapKey {
     /// Derives the wrapping key and key id from 32 bytes of key material.
     pub fn new(key: [u8; 32]) -> Self {
-        let key = Zeroizing::new(key);
-        Self::derive(&key)
+        Self::derive(&mac::Prepared::new(Zeroizing::new(key)))
     }
 
     /// [`new`](Self::new) from a slice.
@@ -130,12 +129,12 @@ impl WrapKey {
         }
         let mut bytes = Zeroizing::new([0u8; 32]);
         bytes.copy_from_slice(key);
-        Ok(Self::derive(&bytes))
+        Ok(Self::derive(&mac::Prepared::new(bytes)))
     }
 
-    fn derive(key: &[u8; 32]) -> Self {
-        let enc = mac::sign(key, &[ENC_LABEL]);
-        let id_tag = mac::sign(key, &[ID_LABEL]);
+    fn derive(prf: &mac::Prepared) -> Self {
+        let enc = prf.sign(&[ENC_LABEL]);
+        let id_tag = prf.sign(&[ID_LABEL]);
         let mut id = [0u8; KEY_ID_LEN];
         for (dst, src) in id.iter_mut().zip(id_tag.as_ref()) {
             *dst = *src;

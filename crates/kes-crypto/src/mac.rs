@@ -5,7 +5,8 @@
 //! Built on RustCrypto's `hmac` and `sha2` with their `zeroize` features, so the inner and
 //! outer SHA-256 states that a key is prepared into are wiped when they are dropped. That is
 //! what lets a long-lived key keep its prepared state next to its bytes ([`Prepared`], which
-//! [`SecretKey`](crate::SecretKey) and [`HmacKey`](crate::HmacKey) hold) and pay two SHA-256
+//! [`SecretKey`](crate::SecretKey), [`HmacKey`](crate::HmacKey) and the legacy master key
+//! hold; a wrap key prepares once for its two labels) and pay two SHA-256
 //! blocks per message instead of four. ring's HMAC key cannot be wiped, so it used to be
 //! rebuilt for every message and left behind on the stack each time.
 //!

@@ -295,10 +295,6 @@ pub fn go_path_clean(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
-    mac::sign(key, parts)
-}
-
 /// Derives MinIO's KEK:
 /// `HMAC-SHA256(EK, iv ‖ domain ‖ "DAREv2-HMAC-SHA256" ‖ path.Join(bucket, object))`
 /// with no separators or length prefixes.
@@ -310,7 +306,7 @@ pub fn derive_kek(
     object: &str,
 ) -> Kek {
     let path = go_path_join(bucket, object);
-    Kek(hmac_sha256(
+    Kek(mac::sign(
         ek.expose_secret(),
         &[
             iv,
@@ -332,7 +328,7 @@ pub fn derive_kek_v2(
     object: &str,
 ) -> Kek {
     let path = go_path_join(bucket, object);
-    Kek(hmac_sha256(
+    Kek(mac::sign(
         ek.expose_secret(),
         &[
             KEYWRAP_V2_KEK_LABEL,
@@ -536,7 +532,7 @@ impl ObjectKey {
     /// MinIO's object-key generation from caller-supplied randomness:
     /// `HMAC-SHA256(EK, "object-encryption-key generation" ‖ random)`.
     pub fn generate_with(ek: &ExternalKey, random: &[u8; 32]) -> Self {
-        Self(hmac_sha256(
+        Self(mac::sign(
             ek.expose_secret(),
             &[OBJECT_KEY_GENERATION, random],
         ))
@@ -545,7 +541,7 @@ impl ObjectKey {
     /// The key of multipart part `part_number` (1-based as in the S3
     /// request; MinIO does not check the range): `HMAC-SHA256(OEK, LE32(part))`.
     pub fn derive_part_key(&self, part_number: u32) -> PartKey {
-        PartKey(hmac_sha256(
+        PartKey(mac::sign(
             self.expose_secret(),
             &[&part_number.to_le_bytes()],
         ))

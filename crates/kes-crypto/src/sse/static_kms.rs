@@ -155,7 +155,7 @@ impl StaticKey {
     /// `HMAC-SHA256(secret, message)`. (KES uses a separate HMAC key per
     /// key, so the values differ after `kes key import`.)
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
-        *mac::sign(self.key.as_bytes(), &[message])
+        *self.key.prf().sign(&[message])
     }
 }
 
@@ -172,7 +172,8 @@ impl fmt::Debug for StaticKey {
 #[derive(Clone)]
 pub struct LegacyMasterKey {
     name: String,
-    key: Zeroizing<[u8; 32]>,
+    /// The key, prepared for its only use: the per-DEK HMAC.
+    key: mac::Prepared,
 }
 
 impl LegacyMasterKey {
@@ -180,7 +181,7 @@ impl LegacyMasterKey {
     pub fn new(name: impl Into<String>, key: [u8; 32]) -> Self {
         Self {
             name: name.into(),
-            key: Zeroizing::new(key),
+            key: mac::Prepared::new(Zeroizing::new(key)),
         }
     }
 
@@ -196,7 +197,7 @@ impl LegacyMasterKey {
             .map_err(|_| Error::InvalidKey("the master key must be hex of 32 bytes"))?;
         Ok(Self {
             name: name.to_owned(),
-            key,
+            key: mac::Prepared::new(key),
         })
     }
 
@@ -207,7 +208,7 @@ impl LegacyMasterKey {
 
     /// The per-DEK key: `HMAC-SHA256(master, key_id ‖ context_json)`.
     fn derive(&self, key_id: &str, context_json: &[u8]) -> Zeroizing<[u8; 32]> {
-        mac::sign(&self.key, &[key_id.as_bytes(), context_json])
+        self.key.sign(&[key_id.as_bytes(), context_json])
     }
 
     /// Decrypts a DEK sealed by the old master-key KMS for `key_id` (the
