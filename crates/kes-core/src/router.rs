@@ -106,9 +106,15 @@ fn fast_path<'a>(patterns: &[&str], raw: &'a str) -> Option<Resolution<'a>> {
         return None;
     }
     let mut best: Option<(usize, usize)> = None;
+    let bytes = raw.as_bytes();
     for (i, p) in patterns.iter().enumerate() {
         if p.ends_with('/') {
-            if raw.starts_with(p) && best.is_none_or(|(_, len)| p.len() > len) {
+            // A prefix route can only match where the path has a `/` at the route's last
+            // byte; checking that one byte first skips the comparison for almost every route.
+            if bytes.get(p.len().wrapping_sub(1)) == Some(&b'/')
+                && raw.starts_with(p)
+                && best.is_none_or(|(_, len)| p.len() > len)
+            {
                 best = Some((i, p.len()));
             }
         } else if raw == *p {
@@ -504,6 +510,27 @@ mod tests {
         fn is_clean_agrees_with_clean_path(rest in "[a./]{0,12}") {
             let p = format!("/{rest}");
             proptest::prop_assert_eq!(is_clean(&p), clean_path(&p) == p, "{}", p);
+        }
+
+        /// The fast path resolves every path exactly as the general algorithm does: paths
+        /// built from the routes' own segments, so most of them match, nearly match, or
+        /// differ from a route only in where a `/` falls.
+        #[test]
+        fn fast_path_agrees_with_general(
+            segments in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "v1", "key", "create", "list", "identity", "self", "describe", "status",
+                    "version", "", ".", "x", "v1/key", "%2F",
+                ]),
+                0..6,
+            ),
+            trailing in proptest::bool::ANY,
+        ) {
+            let mut p = format!("/{}", segments.join("/"));
+            if trailing {
+                p.push('/');
+            }
+            proptest::prop_assert_eq!(resolve(ROUTES, &p, None), resolve_slow(ROUTES, &p, None), "{}", p);
         }
     }
 
