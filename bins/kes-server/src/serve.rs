@@ -780,7 +780,9 @@ where
                             buf.reserve_exact(usize::try_from(len).unwrap_or(*limit).min(*limit));
                         }
                     }
-                    while buf.len() < *limit {
+                    // `is_end_stream` is true once the announced length has arrived, which
+                    // spares the poll that would only report the end.
+                    while buf.len() < *limit && !HttpBody::is_end_stream(&*body) {
                         match Pin::new(&mut *body).poll_frame(cx) {
                             Poll::Pending => return Poll::Pending,
                             Poll::Ready(None) => break,
