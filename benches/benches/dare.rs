@@ -6,6 +6,8 @@
 //!   a reused buffer and `DareDecryptReader` into a reused buffer, per
 //!   cipher suite. This is the server's path (headers, 64 KiB packaging,
 //!   copies, final-package handling included).
+//! * `dare/encrypt_reader_1MiB/*`: `DareEncryptReader` read into 1 MiB
+//!   buffers, the way `sse-demo put` pumps it into its write-behind buffers.
 //! * `dare/encrypt_to_vec_1MiB/*`: the whole-buffer helper (allocates the
 //!   output every time), for reference.
 //! * `floor/aead_seal_64KiB_x16/*` (floor b): raw ring AEAD seal of the same
@@ -20,7 +22,9 @@ use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kes_crypto::sse::dare::{self, CipherSuite, DareDecryptReader, DareEncryptWriter};
+use kes_crypto::sse::dare::{
+    self, CipherSuite, DareDecryptReader, DareEncryptReader, DareEncryptWriter,
+};
 use ring::aead;
 
 const MIB: usize = 1 << 20;
@@ -51,6 +55,28 @@ fn benches(c: &mut Criterion) {
                 let mut w = DareEncryptWriter::with_nonce(&mut out, &KEY, suite, NONCE).unwrap();
                 w.write_all(black_box(&plaintext)).unwrap();
                 w.finish().unwrap();
+            })
+        });
+
+        let mut pumped = vec![0u8; MIB];
+        g.bench_function(format!("encrypt_reader_1MiB/{name}"), |b| {
+            b.iter(|| {
+                let mut r =
+                    DareEncryptReader::with_nonce(black_box(&plaintext[..]), &KEY, suite, NONCE)
+                        .unwrap();
+                let mut filled = 0;
+                loop {
+                    if filled == pumped.len() {
+                        black_box(&pumped);
+                        filled = 0;
+                    }
+                    let n = r.read(&mut pumped[filled..]).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                black_box(&pumped[..filled]);
             })
         });
 

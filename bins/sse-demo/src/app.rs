@@ -18,7 +18,7 @@ use crate::cli::{
 };
 use crate::kms::Kms;
 use crate::object::{self, PartPlan, PutOptions, SseChoice, need_kms};
-use crate::pipe::{ReadAhead, WriteBehind};
+use crate::pipe::{Input, WriteBehind};
 use crate::progress::{Progress, human_bytes, human_duration, human_rate};
 use crate::setup::{self, Env};
 use crate::store::{self, ObjectMeta, Store};
@@ -255,8 +255,11 @@ fn put_cmd(app: &mut App<'_>, args: &PutArgs) -> Result<()> {
         },
         content_type: args.content_type.clone(),
     };
-    let (source, total): (Box<dyn Read + Send>, Option<u64>) = if from_stdin {
-        (Box::new(io::stdin()), None)
+    let (mut source, total) = if from_stdin {
+        // A pipe delivers what the writer wrote so far: a thread collects it into full
+        // buffers while the calling thread encrypts.
+        let source = Input::read_ahead(io::stdin()).context("cannot start the reader thread")?;
+        (source, None)
     } else {
         let f = fs::File::open(&args.file)
             .with_context(|| format!("cannot open '{}'", args.file.display()))?;
@@ -267,9 +270,8 @@ fn put_cmd(app: &mut App<'_>, args: &PutArgs) -> Result<()> {
             bail!("'{}' is a directory, not a file", args.file.display());
         }
         let len = Some(file_meta.len());
-        (Box::new(f), len)
+        (Input::direct(f), len)
     };
-    let mut source = ReadAhead::new(source).context("cannot start the reader thread")?;
     let label = format!("put {bucket}/{object}");
     let progress = Progress::new(&label, total, app.quiet());
     let start = Instant::now();

@@ -28,7 +28,7 @@ use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
 
 use crate::kms::{Kms, KmsError};
-use crate::pipe::{ReadAhead, WriteBehind};
+use crate::pipe::{Input, WriteBehind};
 use crate::progress::Progress;
 use crate::store::{META_FORMAT, ObjectMeta, PartMeta, Store, now_rfc3339, random_hex};
 
@@ -235,7 +235,7 @@ impl<R: Read> Read for Tap<'_, R> {
 pub(crate) fn put(
     store: &Store,
     kms: Option<&dyn Kms>,
-    source: &mut ReadAhead,
+    source: &mut Input,
     bucket: &str,
     object: &str,
     opts: &PutOptions,
@@ -275,7 +275,7 @@ pub(crate) fn put(
 fn write_parts(
     store: &Store,
     keys: Option<&NewKeys>,
-    source: &mut ReadAhead,
+    source: &mut Input,
     bucket: &str,
     object: &str,
     data_dir: &str,
@@ -754,7 +754,7 @@ pub(crate) fn open<'a>(
             (number, s.encrypted_offset(), s.encrypted_length())
         })
         .collect();
-    let source = ReadAhead::new(SpanReader::new(store, meta, &spans))
+    let source = Input::read_ahead(SpanReader::new(store, meta, &spans))
         .context("cannot start the reader thread")?;
     let oek = unsealed.oek;
     let multipart = info.multipart;

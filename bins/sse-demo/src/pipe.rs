@@ -1,7 +1,12 @@
 //! Overlapping IO with crypto: a read-ahead thread in front of a reader and a write-behind
 //! thread behind a writer, passing 1 MiB buffers over bounded channels (and recycling them,
-//! so a 1 GiB transfer does not fault in 1 GiB of fresh pages). The calling thread only
-//! encrypts or decrypts.
+//! so a 1 GiB transfer does not fault in 1 GiB of fresh pages).
+//!
+//! A put of a regular file skips the read-ahead thread ([`Input::direct`]): the file is
+//! read straight into the write-behind buffer, where DARE seals each package in place, so
+//! the plaintext is copied once and two threads share the two cores. A get keeps the thread:
+//! there the copy out of the read-ahead buffer costs less than reading the page cache on the
+//! decrypting thread (measured in `docs/benchmarks.md`).
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -12,18 +17,29 @@ pub(crate) const CHUNK: usize = 1 << 20;
 /// Buffers in flight per direction.
 const DEPTH: usize = 4;
 
-/// Reads `inner` on a background thread, `CHUNK` bytes at a time.
-pub(crate) struct ReadAhead {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    free: SyncSender<Vec<u8>>,
+/// The input of a put (or a get's ciphertext): read on a background thread, `CHUNK` bytes at
+/// a time ([`Input::read_ahead`]), or straight into the caller's buffers on the calling thread
+/// ([`Input::direct`]).
+pub(crate) struct Input {
+    source: Source,
     current: Vec<u8>,
     pos: usize,
     done: bool,
 }
 
-impl std::fmt::Debug for ReadAhead {
+enum Source {
+    /// Filled buffers from the reader thread, and the way back for used ones.
+    Thread {
+        rx: Receiver<io::Result<Vec<u8>>>,
+        free: SyncSender<Vec<u8>>,
+    },
+    /// Read on the calling thread; `current` only ever holds a byte peeked by `has_more`.
+    Direct(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadAhead")
+        f.debug_struct("Input")
             .field("pos", &self.pos)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -45,9 +61,9 @@ fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-impl ReadAhead {
+impl Input {
     /// Starts the reader thread.
-    pub(crate) fn new<R: Read + Send + 'static>(mut inner: R) -> io::Result<Self> {
+    pub(crate) fn read_ahead<R: Read + Send + 'static>(mut inner: R) -> io::Result<Self> {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
         std::thread::Builder::new()
@@ -73,16 +89,26 @@ impl ReadAhead {
                 }
             })?;
         Ok(Self {
-            rx,
-            free: free_tx,
+            source: Source::Thread { rx, free: free_tx },
             current: Vec::new(),
             pos: 0,
             done: false,
         })
     }
+
+    /// Reads `inner` on the calling thread, straight into the buffers the caller reads into
+    /// (no extra copy).
+    pub(crate) fn direct<R: Read + Send + 'static>(inner: R) -> Self {
+        Self {
+            source: Source::Direct(Box::new(inner)),
+            current: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
 }
 
-impl ReadAhead {
+impl Input {
     /// Makes sure the current buffer has unread bytes; `false` at the end of the input.
     fn refill(&mut self) -> io::Result<bool> {
         while self.pos >= self.current.len() {
@@ -90,11 +116,25 @@ impl ReadAhead {
                 return Ok(false);
             }
             let used = std::mem::take(&mut self.current);
-            if used.capacity() > 0 {
-                let _ = self.free.try_send(used);
-            }
             self.pos = 0;
-            match self.rx.recv() {
+            let (rx, free) = match &mut self.source {
+                Source::Thread { rx, free } => (rx, free),
+                Source::Direct(inner) => {
+                    // Peek one byte.
+                    let mut one = vec![0u8; 1];
+                    let n = fill(inner.as_mut(), &mut one).inspect_err(|_| self.done = true)?;
+                    if n == 0 {
+                        self.done = true;
+                        return Ok(false);
+                    }
+                    self.current = one;
+                    return Ok(true);
+                }
+            };
+            if used.capacity() > 0 {
+                let _ = free.try_send(used);
+            }
+            match rx.recv() {
                 Ok(Ok(buf)) => self.current = buf,
                 Ok(Err(e)) => {
                     self.done = true;
@@ -115,9 +155,24 @@ impl ReadAhead {
     }
 }
 
-impl Read for ReadAhead {
+impl Read for Input {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() || !self.refill()? {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if let Source::Direct(inner) = &mut self.source
+            && self.pos >= self.current.len()
+        {
+            if self.done {
+                return Ok(0);
+            }
+            return inner.read(out).inspect_err(|e| {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.done = true;
+                }
+            });
+        }
+        if !self.refill()? {
             return Ok(0);
         }
         let available = self.current.get(self.pos..).unwrap_or_default();
@@ -267,23 +322,49 @@ impl<W: Write + Send + 'static> Write for WriteBehind<W> {
 mod tests {
     use super::*;
 
+    /// Both kinds of reader over the same input.
+    fn both(data: &[u8]) -> [Input; 2] {
+        [
+            Input::read_ahead(io::Cursor::new(data.to_vec())).unwrap(),
+            Input::direct(io::Cursor::new(data.to_vec())),
+        ]
+    }
+
     #[test]
     fn read_ahead_yields_everything_in_order() {
         for len in [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
-            let mut r = ReadAhead::new(io::Cursor::new(data.clone())).unwrap();
-            let mut got = Vec::new();
-            let mut small = [0u8; 7777];
-            loop {
-                let n = r.read(&mut small).unwrap();
-                if n == 0 {
-                    break;
+            for (kind, mut r) in both(&data).into_iter().enumerate() {
+                let mut got = Vec::new();
+                let mut small = [0u8; 7777];
+                loop {
+                    // `has_more` between reads must not lose or repeat a byte.
+                    let more = r.has_more().unwrap();
+                    let n = r.read(&mut small).unwrap();
+                    assert_eq!(more, n > 0, "len {len}, kind {kind}");
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&small[..n]);
                 }
-                got.extend_from_slice(&small[..n]);
+                assert_eq!(got, data, "len {len}, kind {kind}");
+                assert_eq!(r.read(&mut small).unwrap(), 0);
+                assert!(!r.has_more().unwrap());
             }
-            assert_eq!(got, data, "len {len}");
-            assert_eq!(r.read(&mut small).unwrap(), 0);
         }
+    }
+
+    #[test]
+    fn direct_reads_land_in_the_callers_buffer_in_one_call() {
+        let data = vec![7u8; 3 * CHUNK];
+        let mut r = Input::direct(io::Cursor::new(data));
+        let mut big = vec![0u8; 2 * CHUNK];
+        assert_eq!(r.read(&mut big).unwrap(), 2 * CHUNK);
+        assert!(r.has_more().unwrap());
+        // The peeked byte comes first, alone; then direct reads again.
+        assert_eq!(r.read(&mut big).unwrap(), 1);
+        assert_eq!(r.read(&mut big).unwrap(), CHUNK - 1);
+        assert_eq!(r.read(&mut big).unwrap(), 0);
     }
 
     struct Failing;
@@ -303,9 +384,11 @@ mod tests {
 
     #[test]
     fn errors_pass_through() {
-        let mut r = ReadAhead::new(Failing).unwrap();
-        assert!(r.read(&mut [0u8; 10]).is_err());
-        assert_eq!(r.read(&mut [0u8; 10]).unwrap(), 0);
+        for mut r in [Input::read_ahead(Failing).unwrap(), Input::direct(Failing)] {
+            assert!(r.read(&mut [0u8; 10]).is_err());
+            assert_eq!(r.read(&mut [0u8; 10]).unwrap(), 0);
+        }
+        assert!(Input::direct(Failing).has_more().is_err());
         let mut w = WriteBehind::new(Failing).unwrap();
         let mut failed = false;
         for _ in 0..(DEPTH + 4) {
@@ -320,14 +403,15 @@ mod tests {
     #[test]
     fn pump_and_has_more() {
         let data: Vec<u8> = (0..2 * CHUNK + 3).map(|i| (i % 249) as u8).collect();
-        let mut r = ReadAhead::new(io::Cursor::new(data.clone())).unwrap();
-        assert!(r.has_more().unwrap());
-        let mut w = WriteBehind::new(Vec::new()).unwrap();
-        let mut seen = 0;
-        let n = w.pump(&mut r, |k| seen += k).unwrap();
-        assert_eq!((n, seen), (data.len() as u64, data.len()));
-        assert!(!r.has_more().unwrap());
-        assert_eq!(w.finish().unwrap(), data);
+        for mut r in both(&data) {
+            assert!(r.has_more().unwrap());
+            let mut w = WriteBehind::new(Vec::new()).unwrap();
+            let mut seen = 0;
+            let n = w.pump(&mut r, |k| seen += k).unwrap();
+            assert_eq!((n, seen), (data.len() as u64, data.len()));
+            assert!(!r.has_more().unwrap());
+            assert_eq!(w.finish().unwrap(), data);
+        }
     }
 
     #[test]

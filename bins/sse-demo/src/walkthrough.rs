@@ -15,7 +15,7 @@ use kes_crypto::sse::{SealAlgorithm, derive_kek, go_path_join};
 use crate::app::{App, out};
 use crate::kms::Kms;
 use crate::object::{self, PartPlan, PutOptions, SseChoice};
-use crate::pipe::ReadAhead;
+use crate::pipe::Input;
 use crate::progress::Progress;
 use crate::store::Store;
 
@@ -189,7 +189,7 @@ fn stages(
     let report = object::put(
         store,
         Some(kms),
-        &mut ReadAhead::new(Cursor::new(MESSAGE)).context("cannot start the reader")?,
+        &mut Input::read_ahead(Cursor::new(MESSAGE)).context("cannot start the reader")?,
         bucket,
         object_name,
         &opts,

@@ -214,19 +214,25 @@ impl<W: Write> Write for DareEncryptWriter<W> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DareEncryptReader<R> {
-    inner: R,
-    sealer: Sealer,
+    packer: Packer<R>,
     buf: Zeroizing<Vec<u8>>,
     out: Range<usize>,
+    failed: bool,
+}
+
+/// The reader's sealing state: plaintext source, sealer and the one byte of
+/// look-ahead that tells whether a full package is the last one.
+struct Packer<R> {
+    inner: R,
+    sealer: Sealer,
     lookahead: Option<u8>,
     done: bool,
-    failed: bool,
 }
 
 impl<R> std::fmt::Debug for DareEncryptReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DareEncryptReader")
-            .field("done", &self.done)
+            .field("done", &self.packer.done)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
@@ -252,33 +258,38 @@ impl<R: Read> DareEncryptReader<R> {
         nonce: [u8; NONCE_SIZE],
     ) -> Result<Self> {
         Ok(Self {
-            inner,
-            sealer: Sealer::new(key, suite, nonce, 0)?,
+            packer: Packer {
+                inner,
+                sealer: Sealer::new(key, suite, nonce, 0)?,
+                lookahead: None,
+                done: false,
+            },
             buf: Zeroizing::new(vec![0u8; MAX_PACKAGE_SIZE]),
             out: 0..0,
-            lookahead: None,
-            done: false,
             failed: false,
         })
     }
 
     /// Gives back the inner reader.
     pub fn into_inner(self) -> R {
-        self.inner
+        self.packer.inner
     }
+}
 
-    /// Seals the next package into `buf`. `Ok(false)` when the stream is complete.
-    fn next_package(&mut self) -> Result<bool> {
+impl<R: Read> Packer<R> {
+    /// Reads the next payload into `package` (at least [`MAX_PACKAGE_SIZE`]
+    /// bytes) and seals it there. Returns the package's length, 0 once the
+    /// stream is complete.
+    fn seal_next(&mut self, package: &mut [u8]) -> Result<usize> {
         if self.done {
-            return Ok(false);
+            return Ok(0);
         }
         let mut n = 0;
         if let Some(b) = self.lookahead.take() {
-            self.buf[HEADER_SIZE] = b;
+            *package.get_mut(HEADER_SIZE).ok_or(Error::NotAuthentic)? = b;
             n = 1;
         }
-        let payload = self
-            .buf
+        let payload = package
             .get_mut(HEADER_SIZE + n..HEADER_SIZE + MAX_PAYLOAD_SIZE)
             .ok_or(Error::NotAuthentic)?;
         n += read_full(&mut self.inner, payload)?;
@@ -293,16 +304,19 @@ impl<R: Read> DareEncryptReader<R> {
         if n == 0 {
             // Only an empty stream gets here: it encrypts to nothing.
             self.done = true;
-            return Ok(false);
+            return Ok(0);
         }
-        let total = self.sealer.seal_in_place(&mut self.buf, n, last)?;
-        self.out = 0..total;
+        let total = self.sealer.seal_in_place(package, n, last)?;
         self.done = last;
-        Ok(true)
+        Ok(total)
     }
 }
 
 impl<R: Read> Read for DareEncryptReader<R> {
+    /// Yields the stream. A call whose buffer can hold a whole package while
+    /// none is pending gets the package sealed straight into that buffer
+    /// (saving one copy of the data); smaller reads are served from an
+    /// internal package buffer.
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
@@ -318,11 +332,22 @@ impl<R: Read> Read for DareEncryptReader<R> {
             if self.failed {
                 return Err(io::Error::other("DARE encryption failed earlier"));
             }
-            match self.next_package() {
-                Ok(true) => {}
-                Ok(false) => return Ok(0),
+            let direct = out.len() >= MAX_PACKAGE_SIZE;
+            let sealed = if direct {
+                self.packer.seal_next(out)
+            } else {
+                self.packer.seal_next(&mut self.buf)
+            };
+            match sealed {
+                Ok(0) => return Ok(0),
+                Ok(n) if direct => return Ok(n),
+                Ok(n) => self.out = 0..n,
                 Err(e) => {
                     self.failed = true;
+                    if direct {
+                        // Do not leave unsealed plaintext behind in the caller's buffer.
+                        out.fill(0);
+                    }
                     return Err(to_io_error(e));
                 }
             }
@@ -364,6 +389,66 @@ mod tests {
             assert_eq!(a.len() as u64, encrypted_size(len as u64).unwrap());
             assert_eq!(decrypt_to_vec(&KEY, &a).unwrap(), pt);
         }
+    }
+
+    /// Reads the whole stream with read buffers of the given sizes, in turn.
+    fn read_with(pt: &[u8], sizes: &[usize]) -> Vec<u8> {
+        let mut r = DareEncryptReader::with_nonce(pt, &KEY, CipherSuite::Aes256Gcm, NONCE).unwrap();
+        let mut got = Vec::new();
+        for &size in sizes.iter().cycle() {
+            let mut buf = vec![0u8; size];
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        unreachable!("cycle never ends")
+    }
+
+    #[test]
+    fn reader_gives_the_same_stream_for_any_read_sizes() {
+        const P: usize = MAX_PACKAGE_SIZE;
+        let size_plans: [&[usize]; 6] = [
+            &[P],          // every package sealed straight into the caller's buffer
+            &[P - 1],      // never room for a package: all through the internal buffer
+            &[1 << 20],    // several packages' room, one package per call
+            &[P, 1000, P], // a pending package is drained before a direct one
+            &[P + 7, 3, P - 1, 2 * P],
+            &[1],
+        ];
+        for len in [0usize, 1, 65535, 65536, 65537, 3 * 65536, 3 * 65536 + 5] {
+            let pt: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+            let want = encrypt_to_vec_with_nonce(&KEY, CipherSuite::Aes256Gcm, NONCE, &pt).unwrap();
+            for sizes in size_plans {
+                assert_eq!(read_with(&pt, sizes), want, "len {len}, reads {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_read_failure_leaves_no_plaintext_in_the_callers_buffer() {
+        /// Yields some secret bytes, then fails.
+        struct FailsAfter(usize);
+        impl Read for FailsAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::BrokenPipe, "gone"));
+                }
+                let n = self.0.min(buf.len());
+                buf[..n].fill(0xA5);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut r =
+            DareEncryptReader::with_nonce(FailsAfter(5000), &KEY, CipherSuite::Aes256Gcm, NONCE)
+                .unwrap();
+        let mut buf = vec![0u8; MAX_PACKAGE_SIZE];
+        let e = r.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert!(buf.iter().all(|&b| b == 0), "plaintext left in the buffer");
+        assert!(r.read(&mut buf).is_err(), "the reader stays failed");
     }
 
     #[test]
