@@ -18,7 +18,7 @@ use crate::cli::{
 };
 use crate::kms::Kms;
 use crate::object::{self, PartPlan, PutOptions, SseChoice, need_kms};
-use crate::pipe::{Input, WriteBehind};
+use crate::pipe::{Input, Reading, WriteBehind};
 use crate::progress::{Progress, human_bytes, human_duration, human_rate};
 use crate::setup::{self, Env};
 use crate::store::{self, ObjectMeta, Store};
@@ -314,8 +314,16 @@ fn get_cmd(app: &mut App<'_>, args: &GetArgs) -> Result<()> {
     } else {
         None
     };
-    let mut opened = object::open(&store, kms, &meta, range)?;
     let to_stdout = args.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let path = args.out.clone().unwrap_or_default();
+    // A device or pipe (e.g. /dev/null) is written in place, a file through a temp file.
+    let special = !to_stdout && fs::metadata(&path).is_ok_and(|m| !m.is_file());
+    let reading = if to_stdout || special {
+        Reading::Ahead
+    } else {
+        Reading::Inline
+    };
+    let mut opened = object::open(&store, kms, &meta, range, reading)?;
     let progress = Progress::new(
         &format!("get {bucket}/{object}"),
         Some(opened.length),
@@ -328,22 +336,18 @@ fn get_cmd(app: &mut App<'_>, args: &GetArgs) -> Result<()> {
         let n = object::pump_out(&mut opened.reader, &mut stdout, &progress, &name)?;
         stdout.finish().context("cannot write to stdout")?;
         n
+    } else if special {
+        // Never rename over a device or pipe.
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open '{}'", path.display()))?;
+        let mut w = WriteBehind::new(f).context("cannot start the writer")?;
+        let n = object::pump_out(&mut opened.reader, &mut w, &progress, &name)?;
+        w.finish().context("cannot write the output")?;
+        n
     } else {
-        let path = args.out.clone().unwrap_or_default();
-        let special = fs::metadata(&path).is_ok_and(|m| !m.is_file());
-        if special {
-            // A device or pipe (e.g. /dev/null): write in place, never rename over it.
-            let f = fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .with_context(|| format!("cannot open '{}'", path.display()))?;
-            let mut w = WriteBehind::new(f).context("cannot start the writer")?;
-            let n = object::pump_out(&mut opened.reader, &mut w, &progress, &name)?;
-            w.finish().context("cannot write the output")?;
-            n
-        } else {
-            write_output_file(&path, &mut opened.reader, &progress, &name, store.sync())?
-        }
+        write_output_file(&path, &mut opened.reader, &progress, &name, store.sync())?
     };
     progress.finish();
     let elapsed = start.elapsed();

@@ -28,7 +28,7 @@ use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
 
 use crate::kms::{Kms, KmsError};
-use crate::pipe::{Input, WriteBehind};
+use crate::pipe::{Input, Reading, WriteBehind};
 use crate::progress::Progress;
 use crate::store::{META_FORMAT, ObjectMeta, PartMeta, Store, now_rfc3339, random_hex};
 
@@ -736,6 +736,7 @@ pub(crate) fn open<'a>(
     kms: Option<&dyn Kms>,
     meta: &'a ObjectMeta,
     range: Option<ByteRange>,
+    reading: Reading,
 ) -> Result<Opened<'a>> {
     let (bucket, object) = (meta.bucket.as_str(), meta.object.as_str());
     let info = sse_info(&meta.metadata, bucket, object)?;
@@ -754,8 +755,11 @@ pub(crate) fn open<'a>(
             (number, s.encrypted_offset(), s.encrypted_length())
         })
         .collect();
-    let source = Input::read_ahead(SpanReader::new(store, meta, &spans))
-        .context("cannot start the reader thread")?;
+    let spans = SpanReader::new(store, meta, &spans);
+    let source = match reading {
+        Reading::Ahead => Input::read_ahead(spans).context("cannot start the reader thread")?,
+        Reading::Inline => Input::direct(spans),
+    };
     let oek = unsealed.oek;
     let multipart = info.multipart;
     let numbers: Vec<u32> = meta.parts.iter().map(|p| p.number).collect();

@@ -4,13 +4,25 @@
 //!
 //! A put of a regular file skips the read-ahead thread ([`Input::direct`]): the file is
 //! read straight into the write-behind buffer, where DARE seals each package in place, so
-//! the plaintext is copied once and two threads share the two cores. A get keeps the thread:
-//! there the copy out of the read-ahead buffer costs less than reading the page cache on the
-//! decrypting thread (measured in `docs/benchmarks.md`).
+//! the plaintext is copied once and two threads share the two cores. A get does the same
+//! when it writes a file, and keeps the thread when its output costs nothing (`/dev/null`,
+//! a pipe): there the copy out of the read-ahead buffer costs less than reading the page
+//! cache on the decrypting thread ([`Reading`]; measured in `docs/benchmarks.md`).
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+
+/// Where the stored data of a get is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// On a read-ahead thread ([`Input::read_ahead`]): best when writing the output costs
+    /// nothing (a device such as `/dev/null`, a pipe), so a third thread has a core to run on.
+    Ahead,
+    /// On the decrypting thread ([`Input::direct`]): best when a write-behind thread writes
+    /// a file, so two threads share the two cores and nothing is copied twice.
+    Inline,
+}
 
 /// Buffer size of both directions.
 pub(crate) const CHUNK: usize = 1 << 20;

@@ -15,7 +15,7 @@ use kes_crypto::sse::{SealAlgorithm, derive_kek, go_path_join};
 use crate::app::{App, out};
 use crate::kms::Kms;
 use crate::object::{self, PartPlan, PutOptions, SseChoice};
-use crate::pipe::Input;
+use crate::pipe::{Input, Reading};
 use crate::progress::Progress;
 use crate::store::Store;
 
@@ -38,7 +38,7 @@ fn secret(show: bool, bytes: &[u8]) -> String {
 
 fn read_all(store: &Store, kms: &dyn Kms, bucket: &str, object: &str) -> Result<Vec<u8>> {
     let meta = store.read_meta(bucket, object)?;
-    let mut opened = object::open(store, Some(kms), &meta, None)?;
+    let mut opened = object::open(store, Some(kms), &meta, None, Reading::Ahead)?;
     let mut data = Vec::new();
     object::copy_out(&mut opened.reader, &mut data, &Progress::hidden(), object)?;
     Ok(data)
