@@ -289,17 +289,18 @@ impl<R: Read> Packer<R> {
             *package.get_mut(HEADER_SIZE).ok_or(Error::NotAuthentic)? = b;
             n = 1;
         }
+        // The rest of a full payload and one byte more, in one read: that byte (it lands
+        // where the tag goes) says whether another package follows.
+        let end = HEADER_SIZE + MAX_PAYLOAD_SIZE + 1;
         let payload = package
-            .get_mut(HEADER_SIZE + n..HEADER_SIZE + MAX_PAYLOAD_SIZE)
+            .get_mut(HEADER_SIZE + n..end)
             .ok_or(Error::NotAuthentic)?;
         n += read_full(&mut self.inner, payload)?;
         let mut last = true;
-        if n == MAX_PAYLOAD_SIZE {
-            let mut one = [0u8; 1];
-            if read_full(&mut self.inner, &mut one)? == 1 {
-                self.lookahead = Some(one[0]);
-                last = false;
-            }
+        if n > MAX_PAYLOAD_SIZE {
+            self.lookahead = package.get(end - 1).copied();
+            n = MAX_PAYLOAD_SIZE;
+            last = false;
         }
         if n == 0 {
             // Only an empty stream gets here: it encrypts to nothing.
@@ -422,6 +423,43 @@ mod tests {
             let want = encrypt_to_vec_with_nonce(&KEY, CipherSuite::Aes256Gcm, NONCE, &pt).unwrap();
             for sizes in size_plans {
                 assert_eq!(read_with(&pt, sizes), want, "len {len}, reads {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reader_over_a_trickling_source_gives_the_same_stream() {
+        /// Yields at most 7 bytes per call, as a slow pipe might.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(7);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for len in [0usize, 1, 65535, 65536, 65537, 2 * 65536] {
+            let pt: Vec<u8> = (0..len).map(|i| (i * 5 + 2) as u8).collect();
+            let want = encrypt_to_vec_with_nonce(&KEY, CipherSuite::Aes256Gcm, NONCE, &pt).unwrap();
+            for size in [MAX_PACKAGE_SIZE, 1000] {
+                let mut r = DareEncryptReader::with_nonce(
+                    Trickle(&pt),
+                    &KEY,
+                    CipherSuite::Aes256Gcm,
+                    NONCE,
+                )
+                .unwrap();
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; size];
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(got, want, "len {len}, reads of {size}");
             }
         }
     }
