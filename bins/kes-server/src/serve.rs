@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -316,12 +316,14 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Err
     let mut forced: Option<Instant> = None;
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
+    let self_wake = Arc::new(SelfWake::default());
+    let conn_waker = Waker::from(self_wake.clone());
     // One hand-written poll instead of `select!`: the connection is polled first and the
     // driver's own wake-ups (timer, nudge, server shutdown) cost an atomic swap and a timer
     // check per wake, with no futures to re-register on every request.
     std::future::poll_fn(|cx| {
         loop {
-            if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+            if let Poll::Ready(result) = self_wake.poll(cx, &conn_waker, conn.as_mut()) {
                 return Poll::Ready(result);
             }
             state.driver.register(cx.waker());
@@ -352,6 +354,88 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Err
         }
     })
     .await
+}
+
+/// The waker the connection is polled with. hyper wakes its own task while that task is
+/// being polled: its body channel hands a request body to the service within the same poll,
+/// and the receiver wakes the parked sender. Passed to tokio, such a wake makes the
+/// work-stealing scheduler requeue the task as a yield and wake a parked worker thread to
+/// help — a futex wake and a thread's round trip for every request with a body when the
+/// server is not saturated (measured in `docs/benchmarks.md`). This waker turns a wake that
+/// arrives during the poll into one more poll right away, and forwards any other wake (the
+/// socket, a timer, another thread) to tokio's waker.
+#[derive(Debug, Default)]
+struct SelfWake {
+    /// [`SELF_IDLE`], [`SELF_POLLING`] or [`SELF_NOTIFIED`].
+    state: AtomicU8,
+    /// The task's waker from the last poll.
+    task: AtomicWaker,
+}
+
+/// Not being polled: wakes go to the task.
+const SELF_IDLE: u8 = 0;
+/// Being polled.
+const SELF_POLLING: u8 = 1;
+/// Woken while being polled: poll again before returning.
+const SELF_NOTIFIED: u8 = 2;
+/// Polls again at most this often in a row; a future that keeps waking itself is yielding
+/// (for example when tokio's cooperative budget is spent, which only returning to the
+/// scheduler refills), and polling it again at once would spin.
+const SELF_REPOLLS: usize = 2;
+
+impl SelfWake {
+    /// Polls `fut` with `waker` (made from `self`) until it completes or returns pending
+    /// without having woken itself.
+    fn poll<F: Future>(
+        &self,
+        cx: &mut Context<'_>,
+        waker: &Waker,
+        mut fut: Pin<&mut F>,
+    ) -> Poll<F::Output> {
+        self.task.register(cx.waker());
+        let mut inner = Context::from_waker(waker);
+        for _ in 0..=SELF_REPOLLS {
+            self.state.store(SELF_POLLING, Ordering::Release);
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut inner) {
+                self.state.store(SELF_IDLE, Ordering::Release);
+                return Poll::Ready(out);
+            }
+            // A wake that came in while polling leaves SELF_NOTIFIED: poll again. Otherwise
+            // every later wake sees SELF_IDLE and goes to the task.
+            if self
+                .state
+                .compare_exchange(SELF_POLLING, SELF_IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Poll::Pending;
+            }
+        }
+        // Still waking itself: a yield (hyper's fairness budget, tokio's cooperative budget,
+        // which only the scheduler refills). Hand it to the scheduler as one.
+        self.state.store(SELF_IDLE, Ordering::Release);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl std::task::Wake for SelfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Being polled: ask for another poll. Already asked: nothing to do. Idle: wake the
+        // task. (A poll that starts after this wake's event sees the event, so a wake that
+        // found the waker idle just before a poll began is not lost.)
+        if let Err(SELF_IDLE) = self.state.compare_exchange(
+            SELF_POLLING,
+            SELF_NOTIFIED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            self.task.wake();
+        }
+    }
 }
 
 /// How long the graceful shutdown of an idle connection may take before it is closed.
@@ -1048,6 +1132,85 @@ impl Buf for Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the wakes of the task that polls the connection.
+    #[derive(Default)]
+    struct CountWakes(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes itself during its first `n` polls (as hyper's body channel does), then is ready.
+    struct WakesItself(usize);
+    impl Future for WakesItself {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 == 0 {
+                return Poll::Ready(());
+            }
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_wake_during_the_poll_polls_again_without_waking_the_task() {
+        let task = Arc::new(CountWakes::default());
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let self_wake = Arc::new(SelfWake::default());
+        let waker = Waker::from(self_wake.clone());
+        let mut fut = std::pin::pin!(WakesItself(SELF_REPOLLS));
+        assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_ready());
+        assert_eq!(task.0.load(Ordering::SeqCst), 0, "the task was not woken");
+    }
+
+    #[test]
+    fn a_future_that_keeps_waking_itself_is_yielded_to_the_scheduler() {
+        let task = Arc::new(CountWakes::default());
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let self_wake = Arc::new(SelfWake::default());
+        let waker = Waker::from(self_wake.clone());
+        let mut fut = std::pin::pin!(WakesItself(usize::MAX));
+        assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_pending());
+        assert_eq!(
+            task.0.load(Ordering::SeqCst),
+            1,
+            "handed to the scheduler as a yield"
+        );
+    }
+
+    #[test]
+    fn a_wake_between_polls_wakes_the_task() {
+        let task = Arc::new(CountWakes::default());
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let self_wake = Arc::new(SelfWake::default());
+        let waker = Waker::from(self_wake.clone());
+        // Pending without waking itself: the registered waker must reach the task later.
+        let mut fut = std::pin::pin!(std::future::pending::<()>());
+        let mut stored = None;
+        let mut capture = std::pin::pin!(std::future::poll_fn(|cx| {
+            stored = Some(cx.waker().clone());
+            fut.as_mut().poll(cx)
+        }));
+        assert!(
+            self_wake
+                .poll(&mut cx, &waker, capture.as_mut())
+                .is_pending()
+        );
+        assert_eq!(task.0.load(Ordering::SeqCst), 0);
+        stored.take().unwrap().wake();
+        assert_eq!(
+            task.0.load(Ordering::SeqCst),
+            1,
+            "an outside wake reaches the task"
+        );
+    }
 
     #[test]
     fn header_text_is_what_from_static_accepts() {
