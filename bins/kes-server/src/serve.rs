@@ -1156,13 +1156,22 @@ mod tests {
         }
     }
 
+    /// The task's wake counter and waker, and a `SelfWake` with its waker.
+    fn wakers() -> (Arc<CountWakes>, Waker, Arc<SelfWake>, Waker) {
+        let task = Arc::new(CountWakes::default());
+        let self_wake = Arc::new(SelfWake::default());
+        (
+            task.clone(),
+            Waker::from(task),
+            self_wake.clone(),
+            Waker::from(self_wake),
+        )
+    }
+
     #[test]
     fn a_wake_during_the_poll_polls_again_without_waking_the_task() {
-        let task = Arc::new(CountWakes::default());
-        let task_waker = Waker::from(task.clone());
+        let (task, task_waker, self_wake, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
-        let self_wake = Arc::new(SelfWake::default());
-        let waker = Waker::from(self_wake.clone());
         let mut fut = std::pin::pin!(WakesItself(SELF_REPOLLS));
         assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_ready());
         assert_eq!(task.0.load(Ordering::SeqCst), 0, "the task was not woken");
@@ -1170,11 +1179,8 @@ mod tests {
 
     #[test]
     fn a_future_that_keeps_waking_itself_is_yielded_to_the_scheduler() {
-        let task = Arc::new(CountWakes::default());
-        let task_waker = Waker::from(task.clone());
+        let (task, task_waker, self_wake, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
-        let self_wake = Arc::new(SelfWake::default());
-        let waker = Waker::from(self_wake.clone());
         let mut fut = std::pin::pin!(WakesItself(usize::MAX));
         assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_pending());
         assert_eq!(
@@ -1186,11 +1192,8 @@ mod tests {
 
     #[test]
     fn a_wake_between_polls_wakes_the_task() {
-        let task = Arc::new(CountWakes::default());
-        let task_waker = Waker::from(task.clone());
+        let (task, task_waker, self_wake, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
-        let self_wake = Arc::new(SelfWake::default());
-        let waker = Waker::from(self_wake.clone());
         // Pending without waking itself: the registered waker must reach the task later.
         let mut fut = std::pin::pin!(std::future::pending::<()>());
         let mut stored = None;
