@@ -308,7 +308,7 @@ where
 /// header that starts arriving is cut exactly `header_timeout` after its first byte. A request
 /// whose deadline comes before the driver's planned wake-up (a route timeout shorter than
 /// that period) nudges it, so deadlines are exact too.
-async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Error> {
+async fn drive<C: Graceful>(conn: C, state: &Arc<ConnState>) -> Result<(), hyper::Error> {
     tokio::pin!(conn);
     let mut closing = false;
     // An idle connection's graceful shutdown must end by then (HTTP/2 streams whose client
@@ -316,17 +316,15 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Err
     let mut forced: Option<Instant> = None;
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
-    let self_wake = Arc::new(SelfWake::default());
-    let conn_waker = Waker::from(self_wake.clone());
+    let conn_waker = Waker::from(state.clone());
     // One hand-written poll instead of `select!`: the connection is polled first and the
     // driver's own wake-ups (timer, nudge, server shutdown) cost an atomic swap and a timer
     // check per wake, with no futures to re-register on every request.
     std::future::poll_fn(|cx| {
         loop {
-            if let Poll::Ready(result) = self_wake.poll(cx, &conn_waker, conn.as_mut()) {
+            if let Poll::Ready(result) = state.poll_conn(cx, &conn_waker, conn.as_mut()) {
                 return Poll::Ready(result);
             }
-            state.driver.register(cx.waker());
             let events = state.events.swap(0, Ordering::AcqRel);
             if events & EVENT_SHUTDOWN != 0 && !closing {
                 conn.as_mut().shutdown();
@@ -356,69 +354,8 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState) -> Result<(), hyper::Err
     .await
 }
 
-/// The waker the connection is polled with. hyper wakes its own task while that task is
-/// being polled: its body channel hands a request body to the service within the same poll,
-/// and the receiver wakes the parked sender. Passed to tokio, such a wake makes the
-/// work-stealing scheduler requeue the task as a yield and wake a parked worker thread to
-/// help — a futex wake and a thread's round trip for every request with a body when the
-/// server is not saturated (measured in `docs/benchmarks.md`). This waker turns a wake that
-/// arrives during the poll into one more poll right away, and forwards any other wake (the
-/// socket, a timer, another thread) to tokio's waker.
-#[derive(Debug, Default)]
-struct SelfWake {
-    /// [`SELF_IDLE`], [`SELF_POLLING`] or [`SELF_NOTIFIED`].
-    state: AtomicU8,
-    /// The task's waker from the last poll.
-    task: AtomicWaker,
-}
-
-/// Not being polled: wakes go to the task.
-const SELF_IDLE: u8 = 0;
-/// Being polled.
-const SELF_POLLING: u8 = 1;
-/// Woken while being polled: poll again before returning.
-const SELF_NOTIFIED: u8 = 2;
-/// Polls again at most this often in a row; a future that keeps waking itself is yielding
-/// (for example when tokio's cooperative budget is spent, which only returning to the
-/// scheduler refills), and polling it again at once would spin.
-const SELF_REPOLLS: usize = 2;
-
-impl SelfWake {
-    /// Polls `fut` with `waker` (made from `self`) until it completes or returns pending
-    /// without having woken itself.
-    fn poll<F: Future>(
-        &self,
-        cx: &mut Context<'_>,
-        waker: &Waker,
-        mut fut: Pin<&mut F>,
-    ) -> Poll<F::Output> {
-        self.task.register(cx.waker());
-        let mut inner = Context::from_waker(waker);
-        for _ in 0..=SELF_REPOLLS {
-            self.state.store(SELF_POLLING, Ordering::Release);
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut inner) {
-                self.state.store(SELF_IDLE, Ordering::Release);
-                return Poll::Ready(out);
-            }
-            // A wake that came in while polling leaves SELF_NOTIFIED: poll again. Otherwise
-            // every later wake sees SELF_IDLE and goes to the task.
-            if self
-                .state
-                .compare_exchange(SELF_POLLING, SELF_IDLE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return Poll::Pending;
-            }
-        }
-        // Still waking itself: a yield (hyper's fairness budget, tokio's cooperative budget,
-        // which only the scheduler refills). Hand it to the scheduler as one.
-        self.state.store(SELF_IDLE, Ordering::Release);
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-impl std::task::Wake for SelfWake {
+/// The waker the connection is polled with (see [`ConnState::poll_conn`]).
+impl std::task::Wake for ConnState {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -426,14 +363,14 @@ impl std::task::Wake for SelfWake {
     fn wake_by_ref(self: &Arc<Self>) {
         // Being polled: ask for another poll. Already asked: nothing to do. Idle: wake the
         // task. (A poll that starts after this wake's event sees the event, so a wake that
-        // found the waker idle just before a poll began is not lost.)
-        if let Err(SELF_IDLE) = self.state.compare_exchange(
-            SELF_POLLING,
-            SELF_NOTIFIED,
+        // found the connection idle just before a poll began is not lost.)
+        if let Err(POLL_IDLE) = self.polling.compare_exchange(
+            POLL_RUNNING,
+            POLL_AGAIN,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            self.task.wake();
+            self.driver.wake();
         }
     }
 }
@@ -486,12 +423,25 @@ const EVENT_NUDGE: u8 = 1;
 /// Driver event: the server is shutting down.
 const EVENT_SHUTDOWN: u8 = 2;
 
+/// [`ConnState::polling`]: the connection is not being polled; its wakes go to the task.
+const POLL_IDLE: u8 = 0;
+/// [`ConnState::polling`]: being polled.
+const POLL_RUNNING: u8 = 1;
+/// [`ConnState::polling`]: woken while being polled; poll again before returning.
+const POLL_AGAIN: u8 = 2;
+/// Polls again at most this often in a row; a future that keeps waking itself is yielding
+/// (for example when tokio's cooperative budget is spent, which only returning to the
+/// scheduler refills), and polling it again at once would spin.
+const MAX_REPOLLS: usize = 2;
+
 /// The timing state of one connection, shared by the IO wrapper, the service and the driver.
 #[derive(Debug)]
 struct ConnState {
     inner: Mutex<PhaseState>,
-    /// The connection task, for [`ConnState::wake_driver`].
+    /// The connection task, for [`ConnState::wake_driver`] and the connection's wakes.
     driver: AtomicWaker,
+    /// `POLL_*`: whether [`ConnState::poll_conn`] is polling the connection.
+    polling: AtomicU8,
     /// `EVENT_*` bits for the driver.
     events: AtomicU8,
     header_timeout: Option<Duration>,
@@ -517,6 +467,7 @@ impl ConnState {
                 stream_deadline: None,
             }),
             driver: AtomicWaker::new(),
+            polling: AtomicU8::new(POLL_IDLE),
             events: AtomicU8::new(0),
             header_timeout,
             idle_timeout,
@@ -564,6 +515,48 @@ impl ConnState {
     fn wake_driver(&self, event: u8) {
         self.events.fetch_or(event, Ordering::AcqRel);
         self.driver.wake();
+    }
+
+    /// Registers the task, then polls the connection `fut` with `waker` (made from this
+    /// state) until it completes or returns pending without having woken itself.
+    ///
+    /// hyper wakes its own task while that task is being polled: its body channel hands a
+    /// request body to the service within the same poll, and the receiver wakes the parked
+    /// sender. Passed to tokio, such a wake makes the work-stealing scheduler requeue the
+    /// task as a yield and wake a parked worker thread to help — a futex wake and a thread's
+    /// round trip for every request with a body when the server is not saturated (measured
+    /// in `docs/benchmarks.md`). The connection's waker therefore turns a wake that arrives
+    /// during the poll into one more poll right away, and sends any other wake (the socket,
+    /// a timer, another thread) to the task.
+    fn poll_conn<F: Future>(
+        &self,
+        cx: &mut Context<'_>,
+        waker: &Waker,
+        mut fut: Pin<&mut F>,
+    ) -> Poll<F::Output> {
+        self.driver.register(cx.waker());
+        let mut inner = Context::from_waker(waker);
+        for _ in 0..=MAX_REPOLLS {
+            self.polling.store(POLL_RUNNING, Ordering::Release);
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut inner) {
+                self.polling.store(POLL_IDLE, Ordering::Release);
+                return Poll::Ready(out);
+            }
+            // A wake that came in while polling left POLL_AGAIN: poll again. Otherwise every
+            // later wake sees POLL_IDLE and goes to the task.
+            if self
+                .polling
+                .compare_exchange(POLL_RUNNING, POLL_IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Poll::Pending;
+            }
+        }
+        // Still waking itself: a yield (hyper's fairness budget, tokio's cooperative budget,
+        // which only the scheduler refills). Hand it to the scheduler as one.
+        self.polling.store(POLL_IDLE, Ordering::Release);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// The deadline [`ConnState::request_started`] left for the stream hyper spawns now.
@@ -1156,33 +1149,33 @@ mod tests {
         }
     }
 
-    /// The task's wake counter and waker, and a `SelfWake` with its waker.
-    fn wakers() -> (Arc<CountWakes>, Waker, Arc<SelfWake>, Waker) {
+    /// The task's wake counter and waker, and a connection's state with its waker.
+    fn wakers() -> (Arc<CountWakes>, Waker, Arc<ConnState>, Waker) {
         let task = Arc::new(CountWakes::default());
-        let self_wake = Arc::new(SelfWake::default());
+        let state = Arc::new(ConnState::new(None, Duration::from_secs(90)));
         (
             task.clone(),
             Waker::from(task),
-            self_wake.clone(),
-            Waker::from(self_wake),
+            state.clone(),
+            Waker::from(state),
         )
     }
 
     #[test]
     fn a_wake_during_the_poll_polls_again_without_waking_the_task() {
-        let (task, task_waker, self_wake, waker) = wakers();
+        let (task, task_waker, state, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
-        let mut fut = std::pin::pin!(WakesItself(SELF_REPOLLS));
-        assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_ready());
+        let mut fut = std::pin::pin!(WakesItself(MAX_REPOLLS));
+        assert!(state.poll_conn(&mut cx, &waker, fut.as_mut()).is_ready());
         assert_eq!(task.0.load(Ordering::SeqCst), 0, "the task was not woken");
     }
 
     #[test]
     fn a_future_that_keeps_waking_itself_is_yielded_to_the_scheduler() {
-        let (task, task_waker, self_wake, waker) = wakers();
+        let (task, task_waker, state, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
         let mut fut = std::pin::pin!(WakesItself(usize::MAX));
-        assert!(self_wake.poll(&mut cx, &waker, fut.as_mut()).is_pending());
+        assert!(state.poll_conn(&mut cx, &waker, fut.as_mut()).is_pending());
         assert_eq!(
             task.0.load(Ordering::SeqCst),
             1,
@@ -1192,7 +1185,7 @@ mod tests {
 
     #[test]
     fn a_wake_between_polls_wakes_the_task() {
-        let (task, task_waker, self_wake, waker) = wakers();
+        let (task, task_waker, state, waker) = wakers();
         let mut cx = Context::from_waker(&task_waker);
         // Pending without waking itself: the registered waker must reach the task later.
         let mut fut = std::pin::pin!(std::future::pending::<()>());
@@ -1202,8 +1195,8 @@ mod tests {
             fut.as_mut().poll(cx)
         }));
         assert!(
-            self_wake
-                .poll(&mut cx, &waker, capture.as_mut())
+            state
+                .poll_conn(&mut cx, &waker, capture.as_mut())
                 .is_pending()
         );
         assert_eq!(task.0.load(Ordering::SeqCst), 0);

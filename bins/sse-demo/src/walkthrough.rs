@@ -38,7 +38,7 @@ fn secret(show: bool, bytes: &[u8]) -> String {
 
 fn read_all(store: &Store, kms: &dyn Kms, bucket: &str, object: &str) -> Result<Vec<u8>> {
     let meta = store.read_meta(bucket, object)?;
-    let mut opened = object::open(store, Some(kms), &meta, None, Reading::Ahead)?;
+    let mut opened = object::open(store, Some(kms), &meta, None, Reading::Inline)?;
     let mut data = Vec::new();
     object::copy_out(&mut opened.reader, &mut data, &Progress::hidden(), object)?;
     Ok(data)
@@ -189,7 +189,7 @@ fn stages(
     let report = object::put(
         store,
         Some(kms),
-        &mut Input::read_ahead(Cursor::new(MESSAGE)).context("cannot start the reader")?,
+        &mut Input::direct(Cursor::new(MESSAGE)),
         bucket,
         object_name,
         &opts,
