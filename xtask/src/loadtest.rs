@@ -2,15 +2,17 @@
 //!
 //! Builds `kes-server` and the `loadgen` example in release mode, starts `kes-server --dev`
 //! (in-memory keystore, the admin API key's client certificate) and `loadgen bare` (the same
-//! TLS settings, a fixed 32-byte JSON answer), measures their start-to-ready time and idle
-//! RSS, then runs `loadgen run` against both and prints its Markdown report (requests/s,
-//! p50/p99, ratios to the bare server, latency at half of peak, RSS with 10,000 idle
-//! keep-alive connections). A second pair of servers then runs on CPU 1 with one tokio worker
-//! each (`taskset`, `TOKIO_WORKER_THREADS=1`) while the generator runs on CPU 0 at `nice -20`,
-//! for the latency at half of peak without the generator on the servers' cores (`loadgen run
-//! --open-only --separate-cores`: the generator polls its core, and the servers get real-time
-//! priority for the open loop where the system permits it). The numbers go into
-//! `docs/benchmarks.md` by hand.
+//! TLS settings; it reads each request body and gives a fixed 32-byte JSON answer), measures
+//! their start-to-ready time and idle RSS, then runs `loadgen run` against both and prints
+//! its Markdown report (requests/s, p50/p99, ratios to the bare server, latency at half of
+//! peak, RSS with 10,000 idle keep-alive connections). A second pair of servers then runs on
+//! CPU 1 with one tokio worker each (`taskset`, `TOKIO_WORKER_THREADS=1`) while the generator
+//! runs on CPU 0 at `nice -20`, for the latency at half of peak without the generator on the
+//! servers' cores (`loadgen run --open-only --separate-cores`: the generator polls its core,
+//! and the servers get real-time priority for the open loop where the system permits it).
+//! That second run decides the p99 target; the first run's open loop is reported for
+//! information (`docs/decisions.md`, "Load test"). The numbers go into `docs/benchmarks.md` by
+//! hand.
 //!
 //! Options: `--seconds N` (measurement per round and workload, default 3), `--warmup N`
 //! (default 1), `--rounds N` (alternating rounds per comparison, median reported; default 5),

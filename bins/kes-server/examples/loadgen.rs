@@ -2,8 +2,9 @@
 //!
 //! * `loadgen bare --cert-out FILE`: a bare hyper + rustls server with kes-server's TLS
 //!   settings (the same `kes_server::tls::server_config`, a dev-mode style ECDSA P-256
-//!   certificate, "any client certificate" mode, ALPN h2 + http/1.1) that answers every
-//!   request with a fixed 32-byte JSON body. Prints `ADDR <ip:port>` when ready.
+//!   certificate, "any client certificate" mode, ALPN h2 + http/1.1) that reads every
+//!   request's body and answers with a fixed 32-byte JSON body. Prints `ADDR <ip:port>` when
+//!   ready.
 //! * `loadgen run ...`: drives a kes-server and the bare server with the same client
 //!   (keep-alive mTLS connections over HTTP/1.1 and HTTP/2, and a fresh handshake per
 //!   request), and prints a Markdown report: requests/s, p50/p99 latency, the ratios to the
@@ -96,7 +97,10 @@ async fn bare(args: &[String]) {
                 return;
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
+            let svc = hyper::service::service_fn(|req: hyper::Request<Incoming>| async {
+                // Read the request body, as any handler of a POST must (and as kes-server
+                // does), then answer.
+                let _ = req.into_body().collect().await;
                 let mut resp = hyper::Response::new(Full::new(Bytes::from_static(BARE_BODY)));
                 resp.headers_mut().insert(
                     "content-type",
@@ -907,6 +911,10 @@ async fn open_only(o: &Opts, (bare_req, generate, decrypt): (&Req, &Req, &Req)) 
     println!();
     print_rounds(&rounds);
     println!();
+    if !o.separate {
+        println!("{}", shared_p99_line(g.pct(0.99), d.pct(0.99), b.pct(0.99)));
+        return;
+    }
     for (what, p99) in [("generate", g.pct(0.99)), ("decrypt", d.pct(0.99))] {
         let verdict = if p99 <= 2.0 { "PASS" } else { "MISS" };
         println!("- {verdict} {what} p99 ≤ 2 ms at half of peak ({place}, median round)");
@@ -1150,14 +1158,8 @@ async fn run(o: Opts) {
     verdicts.push(("fresh handshakes ≥ 0.9× bare".into(), r >= 0.9));
     let p99 = get("generate at half its peak, HTTP/1.1").pct(0.99);
     let p99d = get("decrypt at half generate's peak, HTTP/1.1").pct(0.99);
-    verdicts.push((
-        "generate p99 ≤ 2 ms at half of peak (shared cores, median round)".into(),
-        p99 <= 2.0,
-    ));
-    verdicts.push((
-        "decrypt p99 ≤ 2 ms at half of peak (shared cores, median round)".into(),
-        p99d <= 2.0,
-    ));
+    let bare_p99 = get("bare server at half its peak, HTTP/1.1").pct(0.99);
+    let shared_p99 = shared_p99_line(p99, p99d, bare_p99);
     println!();
     println!("| memory and start-up | kes-server | bare server |");
     println!("|---|---:|---:|");
@@ -1193,4 +1195,17 @@ async fn run(o: Opts) {
     for (what, ok) in &verdicts {
         println!("- {} {what}", if *ok { "PASS" } else { "MISS" });
     }
+    println!("{shared_p99}");
+}
+
+/// The report's line for the open loop on the shared cores. Not a verdict: there the
+/// generator's own scheduling delay makes up most of the p99, for the bare server as for
+/// kes-server (`docs/decisions.md`, "Load test"); the target is judged on the run with the
+/// servers on a core of their own.
+fn shared_p99_line(generate: f64, decrypt: f64, bare: f64) -> String {
+    format!(
+        "- INFO p99 at half of peak on the shared cores (median round; not a target, see \
+         docs/decisions.md): generate {generate:.2} ms, decrypt {decrypt:.2} ms, bare server \
+         {bare:.2} ms"
+    )
 }
