@@ -321,6 +321,11 @@ fn walkthrough_runs_every_stage_against_kes() {
     // The walkthrough cleans up its key.
     let keys = kes.cli_ok(&["key", "ls"]);
     assert!(!keys.contains("sse-demo-walkthrough"), "{keys}");
+    // Stopping the server leaves none of its dev-mode files behind.
+    let dev_dir = kes.ca.parent().unwrap().to_owned();
+    assert!(dev_dir.join("admin.key").exists());
+    drop(kes);
+    assert!(!dev_dir.exists(), "{} was left behind", dev_dir.display());
 }
 
 #[test]
