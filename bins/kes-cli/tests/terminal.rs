@@ -159,19 +159,7 @@ impl DevServer {
 
 impl Drop for DevServer {
     fn drop(&mut self) {
-        // SIGTERM first so the server removes its dev-mode temporary directory.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kes_testpeers::stop(&mut self.child, Duration::from_secs(5));
     }
 }
 

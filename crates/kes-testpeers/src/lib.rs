@@ -81,3 +81,21 @@ pub fn peers_dir() -> PathBuf {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     home.join(".cache").join("kes-rs-peers")
 }
+
+/// Stops a server process the way an operator would: SIGTERM, so it can clean up (kes-server's
+/// dev mode removes its directory with the admin key's private key), then SIGKILL if it is
+/// still running after `grace`. Reaps the child either way.
+pub fn stop(child: &mut std::process::Child, grace: std::time::Duration) {
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -247,18 +247,6 @@ impl Kes {
 
 impl Drop for Kes {
     fn drop(&mut self) {
-        // SIGTERM first, so the server removes its dev-mode directory (with the admin
-        // key's private key in it); SIGKILL only if it has not stopped after 5 s.
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..250 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kes_testpeers::stop(&mut self.child, Duration::from_secs(5));
     }
 }
